@@ -1,0 +1,216 @@
+//! The command line of `aws-sso`, flag for flag compatible with aws-sso-cli where the two
+//! overlap.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Hands AWS credentials to AWS SDKs through a local ECS credential server.
+#[derive(Debug, Parser)]
+#[command(name = "aws-sso", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log level (error, warn, info, debug, trace); also AWS_SSO_LOG.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Output format of commands that print data.
+    #[arg(long, global = true, value_enum, default_value_t = OutputMode::Text)]
+    pub output: OutputMode,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How commands print their results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputMode {
+    /// For people.
+    Text,
+    /// One JSON document, for scripts.
+    Json,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Configure aws-sso.
+    Setup {
+        /// What to configure.
+        #[command(subcommand)]
+        what: SetupCommand,
+    },
+    /// Run and talk to the ECS credential server.
+    Ecs {
+        /// What to do.
+        #[command(subcommand)]
+        what: EcsCommand,
+    },
+}
+
+/// `aws-sso setup ...`
+#[derive(Debug, Subcommand)]
+pub enum SetupCommand {
+    /// Settings of the ECS server.
+    Ecs {
+        /// Which setting.
+        #[command(subcommand)]
+        what: SetupEcsCommand,
+    },
+}
+
+/// `aws-sso setup ecs ...`
+#[derive(Debug, Subcommand)]
+pub enum SetupEcsCommand {
+    /// Store, generate or delete the bearer token SDKs must present.
+    Auth(AuthArgs),
+    /// Import, print or delete the ECS server's TLS certificate and key.
+    Ssl(SslArgs),
+}
+
+/// `aws-sso setup ecs auth`
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct AuthArgs {
+    /// Store this token (without the "Bearer " prefix). Prefer --generate: a token on the
+    /// command line lands in your shell history.
+    #[arg(long, value_name = "TOKEN")]
+    pub bearer_token: Option<String>,
+    /// Generate a random 256-bit token, store it and print it once.
+    #[arg(long)]
+    pub generate: bool,
+    /// Delete the stored token.
+    #[arg(long)]
+    pub delete: bool,
+}
+
+/// `aws-sso setup ecs ssl`
+#[derive(Debug, Args)]
+pub struct SslArgs {
+    /// PEM file with the certificate chain, leaf first.
+    #[arg(long, value_name = "FILE", requires = "private_key", conflicts_with_all = ["print", "delete"])]
+    pub certificate: Option<PathBuf>,
+    /// PEM file with the private key (PKCS#8, SEC1 or PKCS#1).
+    #[arg(long, value_name = "FILE", requires = "certificate")]
+    pub private_key: Option<PathBuf>,
+    /// Print the stored certificate chain (never the key).
+    #[arg(long, conflicts_with = "delete")]
+    pub print: bool,
+    /// Delete the stored certificate and key.
+    #[arg(long)]
+    pub delete: bool,
+}
+
+/// Where the ECS server listens.
+#[derive(Debug, Args, Clone)]
+pub struct ListenArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_ip: IpAddr,
+    /// Port to bind.
+    #[arg(long, default_value_t = ecs::DEFAULT_PORT)]
+    pub port: u16,
+    /// Serve without a bearer token (anyone who can connect gets the credentials).
+    #[arg(long)]
+    pub disable_auth: bool,
+    /// Serve plain HTTP even when a certificate is stored.
+    #[arg(long)]
+    pub disable_ssl: bool,
+}
+
+/// `aws-sso ecs ...`
+#[derive(Debug, Subcommand)]
+pub enum EcsCommand {
+    /// Run the ECS credential server in the foreground.
+    Server(ListenArgs),
+    /// Resolve an AWS profile's credentials and load them into the server.
+    Load(LoadArgs),
+    /// Remove credentials from the server.
+    Unload(UnloadArgs),
+    /// List the profiles loaded in slots.
+    List(ServerArg),
+    /// Show the profile loaded as the default credentials.
+    Profile(ServerArg),
+    /// Print the shell exports an SDK needs to use the server.
+    Env(EnvArgs),
+    /// Run the server in a container (docker or podman).
+    Docker {
+        /// Start or stop.
+        #[command(subcommand)]
+        what: DockerCommand,
+    },
+}
+
+/// The server to talk to.
+#[derive(Debug, Args, Clone)]
+pub struct ServerArg {
+    /// The ECS server, host:port.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:4144")]
+    pub server: String,
+}
+
+/// `aws-sso ecs load`
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The AWS profile (from ~/.aws/config and ~/.aws/credentials).
+    #[arg(long, short = 'p')]
+    pub profile: String,
+    /// Load into the profile's own slot (/slot/<profile>) instead of the default.
+    #[arg(long)]
+    pub slotted: bool,
+    /// The server.
+    #[command(flatten)]
+    pub server: ServerArg,
+}
+
+/// `aws-sso ecs unload`
+#[derive(Debug, Args)]
+pub struct UnloadArgs {
+    /// Unload this profile's slot; without it, the default credentials.
+    #[arg(long, short = 'p', conflicts_with = "all")]
+    pub profile: Option<String>,
+    /// Unload every slot.
+    #[arg(long)]
+    pub all: bool,
+    /// The server.
+    #[command(flatten)]
+    pub server: ServerArg,
+}
+
+/// `aws-sso ecs env`
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Point the SDK at this profile's slot instead of the default credentials.
+    #[arg(long, value_name = "PROFILE")]
+    pub slot: Option<String>,
+    /// The server.
+    #[command(flatten)]
+    pub server: ServerArg,
+}
+
+/// `aws-sso ecs docker ...`
+#[derive(Debug, Subcommand)]
+pub enum DockerCommand {
+    /// Build the image if needed and start the server container.
+    Start(DockerStartArgs),
+    /// Stop and remove the server container.
+    Stop(DockerEngineArg),
+}
+
+/// Which container engine to use.
+#[derive(Debug, Args, Clone)]
+pub struct DockerEngineArg {
+    /// docker or podman (default: whichever is installed, docker first).
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+}
+
+/// `aws-sso ecs docker start`
+#[derive(Debug, Args)]
+pub struct DockerStartArgs {
+    /// The engine.
+    #[command(flatten)]
+    pub engine: DockerEngineArg,
+    /// Where to publish the server.
+    #[command(flatten)]
+    pub listen: ListenArgs,
+}

@@ -1,0 +1,111 @@
+//! `aws-sso setup ecs ssl`: import, print or delete the ECS server's certificate and key.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::args::{OutputMode, SslArgs};
+use crate::config::Config;
+use crate::items::{ECS_SSL_CERT, ECS_SSL_KEY};
+use crate::out;
+
+/// Runs the command.
+pub fn run(args: &SslArgs, mode: OutputMode) -> anyhow::Result<ExitCode> {
+    let config = Config::load()?;
+    if args.delete {
+        let store = config.open_store()?;
+        let had_cert = store.delete(ECS_SSL_CERT)?;
+        let had_key = store.delete(ECS_SSL_KEY)?;
+        out::note(if had_cert || had_key {
+            "Deleted the ECS server's certificate and key; it now serves plain HTTP."
+        } else {
+            "No certificate or key was stored."
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.print {
+        return print(&config, mode);
+    }
+    let (Some(cert_path), Some(key_path)) = (&args.certificate, &args.private_key) else {
+        bail!("give --certificate and --private-key, or --print, or --delete");
+    };
+    let cert = read_pem(cert_path, "certificate")?;
+    let key = SecretString::from(read_pem(key_path, "private key")?);
+    // Check everything before storing anything: a refused pair changes nothing.
+    let pair = pki::ServingKey::from_pem(&cert, key.expose_secret()).with_context(|| {
+        format!(
+            "refusing {} and {}",
+            cert_path.display(),
+            key_path.display()
+        )
+    })?;
+    let info = pki::cert_info(pair.leaf())?;
+    let now = time::OffsetDateTime::now_utc();
+    if info.not_after < now {
+        bail!(
+            "refusing {}: the certificate expired on {}",
+            cert_path.display(),
+            wire::ecs::rfc3339_z(info.not_after)
+        );
+    }
+    let store = config.open_store()?;
+    store.set(ECS_SSL_KEY, &key)?;
+    store.set(ECS_SSL_CERT, &SecretString::from(cert))?;
+    out::note(&format!(
+        "Stored the certificate for {} (expires {}) and its key in {}.",
+        names(&info),
+        wire::ecs::rfc3339_z(info.not_after),
+        store.describe()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn names(info: &pki::CertInfo) -> String {
+    let all: Vec<&str> = info
+        .dns_names
+        .iter()
+        .chain(info.ip_addresses.iter())
+        .map(String::as_str)
+        .collect();
+    if all.is_empty() {
+        info.subject.clone()
+    } else {
+        all.join(", ")
+    }
+}
+
+fn read_pem(path: &Path, what: &str) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    if meta.len() > 1024 * 1024 {
+        bail!(
+            "the {what} {} is larger than 1 MiB; is it the right file?",
+            path.display()
+        );
+    }
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} {}", path.display()))
+}
+
+fn print(config: &Config, mode: OutputMode) -> anyhow::Result<ExitCode> {
+    let store = config.open_store()?;
+    let Some(cert) = store.get(ECS_SSL_CERT)? else {
+        bail!(
+            "no certificate is stored; import one with `aws-sso setup ecs ssl --certificate ... --private-key ...`"
+        );
+    };
+    let chain = pki::parse_cert_chain(cert.expose_secret())?;
+    let first = chain.first().context("empty chain")?;
+    let info = pki::cert_info(first)?;
+    let json = serde_json::json!({
+        "subject": info.subject, "issuer": info.issuer, "serial": info.serial_hex,
+        "not_before": wire::ecs::rfc3339_z(info.not_before),
+        "not_after": wire::ecs::rfc3339_z(info.not_after),
+        "dns_names": info.dns_names, "ip_addresses": info.ip_addresses,
+        "chain_pem": cert.expose_secret(),
+    });
+    out::value(mode, &json, cert.expose_secret())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,197 @@
+//! The HTTP routes of the ECS API and their handlers (`<verb>_<resource>`).
+//!
+//! `GET|PUT|DELETE /`, `GET /profile`, `GET|DELETE /slot`, `GET|PUT|DELETE /slot/<profile>`,
+//! `GET /healthcheck` and `GET /healthcheck/slot/<profile>` (the last two without auth).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::timeout::TimeoutLayer;
+use wire::ecs::{LoadRequest, ProfileSummary, validate_profile_name};
+
+use crate::error::ok;
+use crate::{ApiError, AppState, MAX_BODY_BYTES};
+
+/// How long one request may take, from its headers to its answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole ECS API over `state`, with auth, body limits and timeouts.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(get_default).put(put_default).delete(delete_default),
+        )
+        .route("/profile", get(get_profile))
+        .route("/slot", get(list_slots).delete(delete_slots))
+        .route("/slot/", get(list_slots).delete(delete_slots))
+        .route(
+            "/slot/{*profile}",
+            get(get_slot).put(put_slot).delete(delete_slot),
+        )
+        .route("/healthcheck", get(get_healthcheck))
+        .route("/healthcheck/slot/{*profile}", get(get_slot_health))
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_token,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+fn serve_creds(state: &AppState, creds: Option<&wire::ecs::Credentials>) -> Response {
+    let now = state.now();
+    match creds {
+        None => ApiError::Unavailable.into_response(),
+        Some(c) if !c.is_servable(now) => ApiError::Expired.into_response(),
+        Some(c) => Json(c.to_served(now)).into_response(),
+    }
+}
+
+async fn get_default(State(state): State<AppState>) -> Response {
+    let slots = state.read();
+    serve_creds(&state, slots.default.as_ref().map(|(_, c)| c))
+}
+
+fn parse_load(body: Result<Bytes, BytesRejection>) -> Result<LoadRequest, ApiError> {
+    let body = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge(MAX_BODY_BYTES)
+        }
+        _ => ApiError::BadBody,
+    })?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))
+}
+
+async fn put_default(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (profile, creds) = parse_load(body)?.validate(state.now())?;
+    tracing::info!(profile = %profile, access_key_id = %creds.access_key_id, "loaded default credentials");
+    state.write().default = Some((profile, creds));
+    Ok(ok())
+}
+
+async fn delete_default(State(state): State<AppState>) -> Result<Response, ApiError> {
+    match state.write().default.take() {
+        Some((profile, _)) => {
+            tracing::info!(profile = %profile, "unloaded default credentials");
+            Ok(ok())
+        }
+        None => Err(ApiError::Unavailable),
+    }
+}
+
+async fn get_profile(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let now = state.now();
+    let slots = state.read();
+    match &slots.default {
+        Some((p, c)) if c.is_servable(now) => {
+            Ok(Json(ProfileSummary::new(p, c, now)).into_response())
+        }
+        Some(_) => Err(ApiError::Expired),
+        None => Err(ApiError::Unavailable),
+    }
+}
+
+async fn list_slots(State(state): State<AppState>) -> Response {
+    let now = state.now();
+    let slots = state.read();
+    let list: Vec<ProfileSummary> = slots
+        .slots
+        .iter()
+        .filter(|(_, c)| c.is_servable(now))
+        .map(|(p, c)| ProfileSummary::new(p, c, now))
+        .collect();
+    Json(list).into_response()
+}
+
+async fn delete_slots(State(state): State<AppState>) -> Response {
+    let n = std::mem::take(&mut state.write().slots).len();
+    tracing::info!(slots = n, "unloaded all slotted credentials");
+    ok()
+}
+
+async fn get_slot(State(state): State<AppState>, Path(profile): Path<String>) -> Response {
+    let slots = state.read();
+    match slots.slots.get(&profile) {
+        Some(c) => serve_creds(&state, Some(c)),
+        None => ApiError::NoSuchSlot(profile).into_response(),
+    }
+}
+
+async fn put_slot(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    validate_profile_name(&profile)?;
+    let mut req = parse_load(body)?;
+    if req.profile_name.is_empty() {
+        req.profile_name.clone_from(&profile);
+    } else if req.profile_name != profile {
+        return Err(wire::ecs::LoadError::ProfileMismatch {
+            path: profile,
+            body: req.profile_name,
+        }
+        .into());
+    }
+    let (profile, creds) = req.validate(state.now())?;
+    tracing::info!(profile = %profile, access_key_id = %creds.access_key_id, "loaded slotted credentials");
+    state.write().slots.insert(profile, creds);
+    Ok(ok())
+}
+
+async fn delete_slot(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+) -> Result<Response, ApiError> {
+    match state.write().slots.remove(&profile) {
+        Some(_) => {
+            tracing::info!(profile = %profile, "unloaded slotted credentials");
+            Ok(ok())
+        }
+        None => Err(ApiError::NoSuchSlot(profile)),
+    }
+}
+
+async fn get_healthcheck(State(state): State<AppState>) -> Result<Response, ApiError> {
+    if state.cert_expired() {
+        return Err(ApiError::CertificateExpired);
+    }
+    Ok(ok())
+}
+
+async fn get_slot_health(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+) -> Result<Response, ApiError> {
+    let now = state.now();
+    match state.read().slots.get(&profile) {
+        Some(c) if c.is_servable(now) => Ok(ok()),
+        Some(_) => Err(ApiError::Expired),
+        None => Err(ApiError::NoSuchSlot(profile)),
+    }
+}
+
+async fn fallback(uri: Uri) -> ApiError {
+    ApiError::NotFound(uri.path().chars().take(200).collect())
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}
