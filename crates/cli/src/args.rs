@@ -117,11 +117,23 @@ pub struct ListenArgs {
     pub disable_ssl: bool,
 }
 
+/// `aws-sso ecs server`
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Where to listen.
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Read the token, certificate and key from this JSON file, delete it at once, and
+    /// leave the SecureStore closed: how `ecs docker start` hands secrets to a container.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub secrets_file: Option<PathBuf>,
+}
+
 /// `aws-sso ecs ...`
 #[derive(Debug, Subcommand)]
 pub enum EcsCommand {
     /// Run the ECS credential server in the foreground.
-    Server(ListenArgs),
+    Server(ServerArgs),
     /// Resolve an AWS profile's credentials and load them into the server.
     Load(LoadArgs),
     /// Remove credentials from the server.
@@ -193,24 +205,51 @@ pub enum DockerCommand {
     /// Build the image if needed and start the server container.
     Start(DockerStartArgs),
     /// Stop and remove the server container.
-    Stop(DockerEngineArg),
+    Stop(DockerStopArgs),
 }
 
-/// Which container engine to use.
+/// A container engine with a Docker-compatible command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// `docker`.
+    Docker,
+    /// `podman`.
+    Podman,
+}
+
+/// Which engine runs which container.
 #[derive(Debug, Args, Clone)]
-pub struct DockerEngineArg {
-    /// docker or podman (default: whichever is installed, docker first).
-    #[arg(long, value_name = "ENGINE")]
-    pub engine: Option<String>,
+pub struct ContainerArgs {
+    /// The container engine (default: the first of docker, podman that answers).
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub engine: Option<Engine>,
+    /// The container's name.
+    #[arg(long, value_name = "NAME", default_value = crate::commands::ecs::docker::CONTAINER_NAME)]
+    pub name: String,
 }
 
 /// `aws-sso ecs docker start`
 #[derive(Debug, Args)]
 pub struct DockerStartArgs {
-    /// The engine.
+    /// The engine and the container.
     #[command(flatten)]
-    pub engine: DockerEngineArg,
+    pub container: ContainerArgs,
     /// Where to publish the server.
     #[command(flatten)]
     pub listen: ListenArgs,
+    /// The statically linked aws-sso binary to put in the image (default: this one).
+    #[arg(long, value_name = "FILE")]
+    pub binary: Option<PathBuf>,
+    /// The directory under which the secrets are handed over (default: $XDG_RUNTIME_DIR,
+    /// else the temp directory); for tests.
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub handover_dir: Option<PathBuf>,
+}
+
+/// `aws-sso ecs docker stop`
+#[derive(Debug, Args)]
+pub struct DockerStopArgs {
+    /// The engine and the container.
+    #[command(flatten)]
+    pub container: ContainerArgs,
 }

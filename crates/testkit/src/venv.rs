@@ -39,18 +39,19 @@ pub fn require_venv() {
     );
 }
 
-/// The CA bundle botocore verifies HTTPS against: certifi's `cacert.pem` when certifi is
-/// installed, else botocore's own; asked from botocore itself so both cases are right.
-pub fn botocore_ca_bundle() -> PathBuf {
-    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
-    BUNDLE
+/// Prints where the venv's SDKs find their CA bundles (shared with `scripts/test`).
+const CA_BUNDLES_PY: &str = include_str!("../../../scripts/ca-bundles.py");
+
+/// The CA bundles the SDKs in the venv verify HTTPS against: certifi's `cacert.pem` when
+/// certifi is installed, else botocore's own, plus awscli's vendored botocore's; asked from
+/// the packages themselves so every layout is right.
+pub fn botocore_ca_bundles() -> Vec<PathBuf> {
+    static BUNDLES: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    BUNDLES
         .get_or_init(|| {
             require_venv();
             let out = Command::new(python())
-                .args([
-                    "-c",
-                    "from botocore.httpsession import where; print(where())",
-                ])
+                .args(["-c", CA_BUNDLES_PY])
                 .env_clear()
                 .output()
                 .expect("run the venv python");
@@ -59,26 +60,35 @@ pub fn botocore_ca_bundle() -> PathBuf {
                 "cannot locate botocore's CA bundle: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+            let mut paths: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(PathBuf::from)
+                .collect();
+            paths.dedup();
+            paths
         })
         .clone()
 }
 
-/// Appends `pem` to botocore's CA bundle unless it is already there. Safe across
-/// parallel test processes (a lock file next to the bundle). `scripts/test` restores the
-/// pristine bundle at the start of each run, so the file does not grow without bound.
+/// Appends `pem` to every CA bundle of the venv's SDKs unless it is already there. Safe
+/// across parallel test processes (a lock file next to each bundle). `scripts/test`
+/// restores the pristine bundles at the start of each run, so they do not grow unbounded.
 pub fn trust_ca_for_botocore(pem: &str) {
-    let bundle = botocore_ca_bundle();
+    for bundle in botocore_ca_bundles() {
+        append_once(&bundle, pem.trim());
+    }
+}
+
+fn append_once(bundle: &Path, pem: &str) {
     let _lock = LockFile::acquire(&bundle.with_extension("pem.testkit-lock"));
-    let current = std::fs::read_to_string(&bundle)
+    let current = std::fs::read_to_string(bundle)
         .unwrap_or_else(|e| panic!("read {}: {e}", bundle.display()));
-    let pem = pem.trim();
     if current.contains(pem) {
         return;
     }
     let mut file = OpenOptions::new()
         .append(true)
-        .open(&bundle)
+        .open(bundle)
         .unwrap_or_else(|e| panic!("open {}: {e}", bundle.display()));
     let sep = if current.ends_with('\n') { "" } else { "\n" };
     write!(file, "{sep}\n# added by testkit\n{pem}\n")

@@ -133,7 +133,7 @@ fn both_sdks_trust_the_test_ca_over_https() {
 
     testkit::trust_ca_for_botocore(ca.cert_pem());
     testkit::trust_ca_for_botocore(ca.cert_pem()); // idempotent
-    let bundle = std::fs::read_to_string(testkit::venv::botocore_ca_bundle()).unwrap();
+    let bundle = std::fs::read_to_string(&testkit::venv::botocore_ca_bundles()[0]).unwrap();
     assert_eq!(bundle.matches(ca.cert_pem().trim()).count(), 1);
     let py = testkit::python_sdk_fetch(&env).unwrap();
     assert_eq!(py["AccessKeyId"], akid.as_str());

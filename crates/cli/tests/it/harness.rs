@@ -1,0 +1,143 @@
+//! Running `aws-sso` in a throwaway home: commands, a server process, and SDK environments.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use testkit::home::TempHome;
+use testkit::process::ChildGuard;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_aws-sso")
+}
+
+/// A user's home with aws-sso configured to use an encrypted file store.
+pub struct User {
+    pub home: TempHome,
+}
+
+/// What a command printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            ok: o.status.success(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl User {
+    pub fn new() -> Self {
+        User {
+            home: TempHome::new(),
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        self.home.apply(&mut cmd);
+        cmd.args(args);
+        cmd
+    }
+
+    /// Runs `aws-sso <args>` to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.command(args).output().unwrap().into()
+    }
+
+    /// Runs and asserts success.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert!(r.ok, "aws-sso {args:?} failed: {}", r.stderr);
+        r
+    }
+
+    /// Runs and asserts failure.
+    pub fn fails(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert!(
+            !r.ok,
+            "aws-sso {args:?} should have failed; stdout: {}",
+            r.stdout
+        );
+        r
+    }
+
+    /// Generates and stores a bearer token, returning it.
+    pub fn generate_token(&self) -> String {
+        let r = self.ok(&["setup", "ecs", "auth", "--generate"]);
+        let token = r.stdout.trim().to_owned();
+        assert_eq!(token.len(), 64, "a 256-bit token in hex");
+        token
+    }
+
+    /// Starts `aws-sso ecs server` on a free port with debug logging, waits until it listens.
+    pub fn server(&self, extra: &[&str]) -> Server {
+        let port = testkit::ports::free_port();
+        let port_s = port.to_string();
+        let mut args = vec!["ecs", "server", "--port", &port_s];
+        args.extend_from_slice(extra);
+        let mut cmd = self.command(&args);
+        cmd.env("AWS_SSO_LOG", "debug");
+        let mut child = ChildGuard::spawn(&mut cmd, "ecs-server").unwrap();
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        if !testkit::ports::wait_for_port(addr, Duration::from_secs(15)) {
+            let status = child.try_status();
+            panic!("ECS server did not listen ({status:?}): {}", child.stderr());
+        }
+        Server { child, port }
+    }
+
+    /// Writes a static-key profile and returns (akid, secret, token).
+    pub fn profile(&self, name: &str) -> (String, String, String) {
+        let (akid, secret, token) = testkit::home::random_creds();
+        self.home
+            .write_credentials(name, &akid, &secret, Some(&token));
+        (akid, secret, token)
+    }
+
+    /// Runs `aws-sso ecs env` and returns the exported variables.
+    pub fn ecs_env(&self, args: &[&str]) -> Vec<(String, String)> {
+        let mut all = vec!["ecs", "env"];
+        all.extend_from_slice(args);
+        let r = self.ok(&all);
+        r.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+            .collect()
+    }
+}
+
+pub struct Server {
+    pub child: ChildGuard,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server and returns everything it logged.
+    pub fn stop(mut self) -> String {
+        let status = self.child.terminate_and_wait();
+        assert!(
+            status.success(),
+            "the server exits cleanly on SIGTERM: {status:?}"
+        );
+        self.child.stderr() + &self.child.stdout()
+    }
+}
+
+pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
