@@ -9,7 +9,18 @@ use wire::ecs::{LoadRequest, RoleCredentials};
 
 /// Resolves `profile` and returns the body that loads its credentials into the server.
 pub async fn resolve(profile: &str) -> anyhow::Result<LoadRequest> {
+    // The profile's region (or AWS_REGION...) signs the STS and SSO calls of the chain;
+    // STS is global, so us-east-1 stands in when nothing names one.
+    let region = aws_config::default_provider::region::DefaultRegionChain::builder()
+        .profile_name(profile)
+        .build()
+        .region()
+        .await
+        .unwrap_or_else(|| aws_config::Region::from_static("us-east-1"));
+    let provider_config =
+        aws_config::provider_config::ProviderConfig::default().with_region(Some(region));
     let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+        .configure(&provider_config)
         .profile_name(profile)
         .build();
     let creds = provider

@@ -36,6 +36,9 @@ pub enum ApiError {
     /// The body could not be read.
     #[error("Could not read the request body")]
     BadBody,
+    /// The body did not arrive in time.
+    #[error("The request body did not arrive in time")]
+    BodyTimeout,
     /// The path names nothing.
     #[error("Not found: {0}")]
     NotFound(String),
@@ -60,6 +63,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::CertificateExpired => StatusCode::SERVICE_UNAVAILABLE,
         }

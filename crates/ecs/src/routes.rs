@@ -7,22 +7,21 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower_http::timeout::TimeoutLayer;
 use wire::ecs::{LoadRequest, ProfileSummary, validate_profile_name};
 
 use crate::error::ok;
 use crate::{ApiError, AppState, MAX_BODY_BYTES};
 
-/// How long one request may take, from its headers to its answer.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request body may take to arrive (headers have their own timeout in the
+/// accept loop; no handler waits on anything else, so GETs need no timer of their own).
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The whole ECS API over `state`, with auth, body limits and timeouts.
+/// The whole ECS API over `state`, with auth and body limits.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
@@ -44,11 +43,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::auth::require_token,
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
         .with_state(state)
 }
 
@@ -66,21 +60,26 @@ async fn get_default(State(state): State<AppState>) -> Response {
     serve_creds(&state, slots.default.as_ref().map(|(_, c)| c))
 }
 
-fn parse_load(body: Result<Bytes, BytesRejection>) -> Result<LoadRequest, ApiError> {
-    let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::TooLarge(MAX_BODY_BYTES)
-        }
-        _ => ApiError::BadBody,
-    })?;
+/// Reads at most [`MAX_BODY_BYTES`] within [`BODY_TIMEOUT`] and parses a load request.
+async fn parse_load(body: Body) -> Result<LoadRequest, ApiError> {
+    let body: Bytes =
+        tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES))
+            .await
+            .map_err(|_| ApiError::BodyTimeout)?
+            .map_err(|e| {
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                if too_large {
+                    ApiError::TooLarge(MAX_BODY_BYTES)
+                } else {
+                    ApiError::BadBody
+                }
+            })?;
     serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))
 }
 
-async fn put_default(
-    State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let (profile, creds) = parse_load(body)?.validate(state.now())?;
+async fn put_default(State(state): State<AppState>, body: Body) -> Result<Response, ApiError> {
+    let (profile, creds) = parse_load(body).await?.validate(state.now())?;
     tracing::info!(profile = %profile, access_key_id = %creds.access_key_id, "loaded default credentials");
     state.write().default = Some((profile, creds));
     Ok(ok())
@@ -137,10 +136,10 @@ async fn get_slot(State(state): State<AppState>, Path(profile): Path<String>) ->
 async fn put_slot(
     State(state): State<AppState>,
     Path(profile): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     validate_profile_name(&profile)?;
-    let mut req = parse_load(body)?;
+    let mut req = parse_load(body).await?;
     if req.profile_name.is_empty() {
         req.profile_name.clone_from(&profile);
     } else if req.profile_name != profile {

@@ -1,5 +1,5 @@
 //! The accept loop: plain TCP or TLS, HTTP/1.1 with keep-alive, header and handshake
-//! timeouts, the client address on every request, and graceful shutdown.
+//! timeouts, and graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -68,8 +67,7 @@ pub async fn serve(
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
+            let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                 app.clone().oneshot(req)
             });
             let builder = {

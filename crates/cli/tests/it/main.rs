@@ -3,5 +3,6 @@
 
 mod docker;
 mod harness;
+mod profiles;
 mod sdk;
 mod setup;
