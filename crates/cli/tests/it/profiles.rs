@@ -158,9 +158,9 @@ fn assume_role_chains_are_resolved_through_sts() {
     let (base_akid, base_secret, base_token) = user.profile("base");
     let (akid, secret, session) = testkit::home::random_creds();
     let (port, captured) = fake_sts(akid.clone(), secret.clone(), session.clone());
-    user.home.write_config(&format!(
-        "[profile chained]\nrole_arn = arn:aws:iam::123456789012:role/Dev\nsource_profile = base\nregion = us-east-1\n\n[profile base]\nregion = us-east-1\n"
-    ));
+    user.home.write_config(
+        "[profile chained]\nrole_arn = arn:aws:iam::123456789012:role/Dev\nsource_profile = base\nregion = us-east-1\n\n[profile base]\nregion = us-east-1\n",
+    );
     let server = user.server(&[]);
     let mut cmd = user.command(&[
         "ecs",
