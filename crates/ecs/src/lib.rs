@@ -17,7 +17,7 @@ pub use auth::BearerToken;
 pub use client::{ClientError, EcsClient, path_for};
 pub use error::ApiError;
 pub use routes::router;
-pub use serve::{ServeOptions, serve};
+pub use serve::{ServeOptions, serve, serve_threads};
 pub use state::{AppState, Clock, system_clock};
 pub use tls::{TlsError, client_config_pinned, server_config};
 

@@ -125,3 +125,56 @@ async fn handshake(
         }
     }
 }
+
+/// Serves `app` on `listener` with `threads` single-threaded runtimes, each accepting from
+/// the same socket and keeping its connections (thread per core, like nginx's workers: no
+/// task migrates, no wake-up crosses threads). Blocks until `shutdown` completes on the
+/// calling thread and every worker has drained.
+pub fn serve_threads(
+    listener: std::net::TcpListener,
+    app: Router,
+    opts: ServeOptions,
+    threads: std::num::NonZeroUsize,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::with_capacity(threads.get());
+    for i in 0..threads.get() {
+        let listener = listener.try_clone()?;
+        let (app, opts, mut stop) = (app.clone(), opts.clone(), stop_rx.clone());
+        let worker = std::thread::Builder::new()
+            .name(format!("ecs-worker-{i}"))
+            .spawn(move || -> std::io::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async move {
+                    let listener = TcpListener::from_std(listener)?;
+                    let stopped = async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    };
+                    serve(listener, app, opts, stopped).await;
+                    Ok(())
+                })
+            })?;
+        workers.push(worker);
+    }
+    drop(listener);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(shutdown);
+    let _ = stop_tx.send(true);
+    for worker in workers {
+        match worker.join() {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(std::io::Error::other(
+                    "an ECS server worker thread panicked",
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -229,23 +229,23 @@ pub fn serve(args: &ListenArgs, secrets: ServerSecrets) -> anyhow::Result<ExitCo
     let scheme = if tls.is_some() { "https" } else { "http" };
     let state = AppState::new(secrets.token, ecs::system_clock(), not_after);
     let addr = SocketAddr::new(args.bind_ip, args.port);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        let local = listener.local_addr()?;
-        tracing::info!(url = %format!("{scheme}://{local}/"), "ECS server listening");
-        let opts = ServeOptions {
-            tls,
-            ..ServeOptions::default()
-        };
-        ecs::serve(listener, ecs::router(state), opts, shutdown_signal()).await;
-        tracing::info!("ECS server stopped");
-        anyhow::Ok(())
-    })?;
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(url = %format!("{scheme}://{local}/"), "ECS server listening");
+    let opts = ServeOptions {
+        tls,
+        ..ServeOptions::default()
+    };
+    let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
+    ecs::serve_threads(
+        listener,
+        ecs::router(state),
+        opts,
+        threads,
+        shutdown_signal(),
+    )?;
+    tracing::info!("ECS server stopped");
     Ok(ExitCode::SUCCESS)
 }
 
