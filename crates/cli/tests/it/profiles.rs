@@ -1,6 +1,6 @@
 //! `aws-sso ecs load` resolving real AWS profile kinds through the AWS SDK for Rust:
-//! `credential_process` and an assume-role chain (against a local STS stand-in, since AWS
-//! itself cannot be reached from tests).
+//! `credential_process`, an assume-role chain and an SSO session (against local stand-ins
+//! for STS and the SSO portal, since AWS itself cannot be reached from tests).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -115,8 +115,12 @@ fn a_failing_profile_is_reported_and_nothing_is_loaded() {
     server.stop();
 }
 
-/// Answers one STS AssumeRole call with `creds` and returns the request head.
-fn fake_sts(akid: String, secret: String, token: String) -> (u16, std::thread::JoinHandle<String>) {
+/// Answers one HTTP request with `content_type` and `body` (a stand-in for an AWS
+/// endpoint, which tests cannot reach) and returns the request's head and body.
+fn fake_endpoint(
+    content_type: &'static str,
+    body: String,
+) -> (u16, std::thread::JoinHandle<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = std::thread::spawn(move || {
@@ -134,21 +138,26 @@ fn fake_sts(akid: String, secret: String, token: String) -> (u16, std::thread::J
             }
             head.push_str(&line);
         }
-        let mut body = vec![0u8; length];
-        reader.read_exact(&mut body).unwrap();
-        head.push_str(&String::from_utf8_lossy(&body));
-        let exp = in_two_hours();
-        let xml = format!(
-            r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>{akid}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey><SessionToken>{token}</SessionToken><Expiration>{exp}</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/Dev/aws-sso</Arn><AssumedRoleId>AROAEXAMPLE:aws-sso</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>c0ffee</RequestId></ResponseMetadata></AssumeRoleResponse>"#
-        );
+        let mut request_body = vec![0u8; length];
+        reader.read_exact(&mut request_body).unwrap();
+        head.push_str(&String::from_utf8_lossy(&request_body));
         let _ = write!(
             stream,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
-            xml.len()
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         );
         head
     });
     (port, handle)
+}
+
+/// Answers one STS AssumeRole call with the given credentials.
+fn fake_sts(akid: String, secret: String, token: String) -> (u16, std::thread::JoinHandle<String>) {
+    let exp = in_two_hours();
+    let xml = format!(
+        r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>{akid}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey><SessionToken>{token}</SessionToken><Expiration>{exp}</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/Dev/aws-sso</Arn><AssumedRoleId>AROAEXAMPLE:aws-sso</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>c0ffee</RequestId></ResponseMetadata></AssumeRoleResponse>"#
+    );
+    fake_endpoint("text/xml", xml)
 }
 
 #[test]
@@ -191,4 +200,88 @@ fn assume_role_chains_are_resolved_through_sts() {
     assert_eq!(got["SecretAccessKey"], secret.as_str());
     assert_eq!(got["Token"], session.as_str());
     server.stop();
+}
+
+#[test]
+fn sso_sessions_cached_by_aws_sso_login_are_used() {
+    let user = User::new();
+    user.generate_token();
+    let (akid, secret, session) = testkit::home::random_creds();
+    let expiration_ms =
+        (time::OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp() * 1000;
+    let body = format!(
+        r#"{{"roleCredentials":{{"accessKeyId":"{akid}","secretAccessKey":"{secret}","sessionToken":"{session}","expiration":{expiration_ms}}}}}"#
+    );
+    let (port, captured) = fake_endpoint("application/json", body);
+    user.home.write_config(
+        "[profile sso-dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Developer\nregion = eu-west-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
+    );
+    // What `aws sso login --sso-session corp` leaves behind: the cache file is named by the
+    // SHA-1 of the session name.
+    let cache = user.home.path().join(".aws/sso/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let digest = sha1_hex("corp");
+    let expires_at =
+        wire::ecs::rfc3339_z(time::OffsetDateTime::now_utc() + time::Duration::hours(8));
+    std::fs::write(
+        cache.join(format!("{digest}.json")),
+        format!(r#"{{"startUrl":"https://corp.awsapps.com/start","region":"eu-west-1","accessToken":"sso-access-token-for-test","expiresAt":"{expires_at}"}}"#),
+    )
+    .unwrap();
+
+    let server = user.server(&[]);
+    let mut cmd = user.command(&[
+        "ecs",
+        "load",
+        "--profile",
+        "sso-dev",
+        "--server",
+        &server.addr(),
+    ]);
+    cmd.env("AWS_ENDPOINT_URL_SSO", format!("http://127.0.0.1:{port}"));
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let head = captured.join().unwrap();
+    assert!(head.contains("/federation/credentials"), "{head}");
+    assert!(
+        head.contains("account_id=123456789012") && head.contains("role_name=Developer"),
+        "{head}"
+    );
+    assert!(
+        head.contains("sso-access-token-for-test"),
+        "sends the cached SSO token"
+    );
+
+    let exports = user.ecs_env(&["--server", &server.addr()]);
+    let got = python_sdk_fetch(&crate::harness::env_refs(&exports)).unwrap();
+    assert_eq!(got["AccessKeyId"], akid.as_str());
+    assert_eq!(got["Token"], session.as_str());
+    server.stop();
+}
+
+/// SHA-1 in hex, through the openssl CLI (the cache names of the AWS CLI).
+fn sha1_hex(text: &str) -> String {
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", "-sha1", "-r"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
