@@ -7,6 +7,7 @@
 mod cert;
 mod error;
 mod key;
+pub mod request_signing;
 
 pub use cert::{CertInfo, cert_info, parse_cert_chain};
 pub use error::PkiError;

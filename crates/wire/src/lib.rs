@@ -5,5 +5,6 @@
 
 pub mod ecs;
 mod secret;
+pub mod signature;
 
 pub use secret::{ExposeSecret, SecretString};
