@@ -5,6 +5,7 @@
 //! back. The one crypto provider is rustls' aws-lc-rs.
 
 mod cert;
+pub mod csr;
 mod error;
 mod key;
 pub mod request_signing;

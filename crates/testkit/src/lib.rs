@@ -14,7 +14,9 @@
 pub mod ca;
 pub mod home;
 pub mod paths;
+pub mod pebble;
 pub mod ports;
+pub mod postgres;
 pub mod process;
 pub mod sdk;
 pub mod venv;

@@ -1,0 +1,138 @@
+//! certd's ACME side: the CA client opened on first use (so the service starts even when
+//! the CA is briefly unreachable), and the observer that writes every order step to the
+//! store so a restart can resume or fail it.
+
+use std::sync::{Arc, Mutex};
+
+use certd_acme::{
+    Acme, AcmeConfig, AcmeError, BoxError, FileAccountStore, OrderObserver, OrderStep,
+};
+use certd_store::{OrderId, OrderState, OrderUpdate, Store};
+use tokio::sync::OnceCell;
+
+use crate::error::ApiError;
+
+/// The ACME client, opened once on first use.
+pub struct AcmeHandle {
+    config: AcmeConfig,
+    account: FileAccountStore,
+    client: OnceCell<Acme>,
+}
+
+impl std::fmt::Debug for AcmeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcmeHandle")
+            .field("account", &self.account.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AcmeHandle {
+    /// A handle for `config`, keeping the ACME account in `account`.
+    pub fn new(config: AcmeConfig, account: FileAccountStore) -> Self {
+        AcmeHandle {
+            config,
+            account,
+            client: OnceCell::new(),
+        }
+    }
+
+    /// The client, opening (and on first ever use, creating) the ACME account.
+    pub async fn get(&self) -> Result<&Acme, ApiError> {
+        self.client
+            .get_or_try_init(|| Acme::open(&self.config, &self.account))
+            .await
+            .map_err(ApiError::from)
+    }
+}
+
+use certd_acme::AccountStore as _;
+
+/// Writes each step of one order to the store (the previous state is the expected one, so
+/// two writers can never interleave unnoticed).
+pub(crate) struct StoreObserver {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) order: OrderId,
+    pub(crate) current: Mutex<OrderUpdate>,
+    pub(crate) clock: crate::Clock,
+}
+
+impl StoreObserver {
+    pub(crate) fn new(store: Arc<dyn Store>, order: OrderId, clock: crate::Clock) -> Self {
+        let current = OrderUpdate {
+            state: OrderState::Pending,
+            acme_order_url: None,
+            challenge_txt: None,
+            error: None,
+        };
+        StoreObserver {
+            store,
+            order,
+            current: Mutex::new(current),
+            clock,
+        }
+    }
+
+    fn next(&self, step: &OrderStep) -> (OrderState, OrderUpdate) {
+        let cur = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = OrderUpdate {
+            state: cur.state.clone(),
+            acme_order_url: cur.acme_order_url.clone(),
+            challenge_txt: cur.challenge_txt.clone(),
+            error: None,
+        };
+        match step {
+            OrderStep::Created { order_url } => next.acme_order_url = Some(order_url.clone()),
+            OrderStep::ChallengePublished { txt, .. } => {
+                next.state = OrderState::ChallengePublished;
+                next.challenge_txt = Some(txt.clone());
+            }
+            OrderStep::Ready | OrderStep::Finalized => next.state = OrderState::Ready,
+            OrderStep::Valid { .. } => next.state = OrderState::Valid,
+            OrderStep::Failed { reason, .. } => {
+                next.state = OrderState::Failed {
+                    reason: reason.clone(),
+                };
+                next.error = Some(reason.clone());
+            }
+        }
+        (cur.state.clone(), next)
+    }
+}
+
+impl OrderObserver for StoreObserver {
+    async fn record(&self, step: &OrderStep) -> Result<(), BoxError> {
+        let (expected, next) = self.next(step);
+        self.store
+            .update_order(self.order, &expected, &next, (self.clock)())
+            .await?;
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+        Ok(())
+    }
+}
+
+impl From<AcmeError> for ApiError {
+    fn from(e: AcmeError) -> Self {
+        match e {
+            AcmeError::RateLimited {
+                detail,
+                retry_after,
+            } => ApiError::CaRateLimited {
+                detail,
+                retry_after: retry_after.map_or(3600, |d| d.as_secs().max(1)),
+            },
+            e @ AcmeError::ValidationFailed { .. } => ApiError::CaValidation(e.to_string()),
+            e @ AcmeError::BadCsr { .. } => ApiError::CaRefused(e.to_string()),
+            e @ (AcmeError::Connection { .. } | AcmeError::Timeout { .. }) => {
+                ApiError::CaUnavailable(e.to_string())
+            }
+            other => ApiError::CaRefused(other.to_string()),
+        }
+    }
+}

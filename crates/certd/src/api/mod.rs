@@ -1,0 +1,108 @@
+//! The JSON API under `/api/v1`: handlers named `<verb>_<resource>`, one module per
+//! resource, every state change written to the audit log.
+
+mod accounts;
+mod certificates;
+mod devices;
+mod hostnames;
+mod keys;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
+use axum::routing::{delete, get, post};
+use certd_store::{AccountId, NewAuditEvent, Outcome};
+use serde::de::DeserializeOwned;
+
+use crate::auth::ClientAddr;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The API routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/accounts", post(accounts::create_account))
+        .route(
+            "/api/v1/session",
+            post(accounts::create_session).delete(accounts::delete_session),
+        )
+        .route("/api/v1/audit", get(accounts::list_audit))
+        .route(
+            "/api/v1/hostnames",
+            get(hostnames::list_hostnames).post(hostnames::create_hostname),
+        )
+        .route(
+            "/api/v1/hostnames/{label}",
+            delete(hostnames::delete_hostname),
+        )
+        .route(
+            "/api/v1/api-keys",
+            get(keys::list_api_keys).post(keys::create_api_key),
+        )
+        .route("/api/v1/api-keys/{id}", delete(keys::revoke_api_key))
+        .route("/api/v1/enroll", post(devices::enroll_device))
+        .route("/api/v1/devices", get(devices::list_devices))
+        .route("/api/v1/devices/{id}", delete(devices::revoke_device))
+        .route("/api/v1/device", get(devices::get_device))
+        .route(
+            "/api/v1/certificates",
+            get(certificates::list_certificates).post(certificates::create_certificate),
+        )
+        .route(
+            "/api/v1/certificates/{serial}",
+            delete(certificates::revoke_certificate),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// Parses a JSON body strictly (unknown fields refused by the types).
+pub(crate) fn json<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::BadJson(e.body_text())
+        }
+    })?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))
+}
+
+/// Writes an audit event for `action` on `target` with the request's outcome, and passes
+/// the result through. An audit write that fails is logged: the action has happened.
+pub(crate) async fn audited<T>(
+    state: &AppState,
+    actor: Option<AccountId>,
+    addr: ClientAddr,
+    action: &str,
+    target: Option<&str>,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let outcome = match &result {
+        Ok(_) => Outcome::Ok,
+        Err(e @ ApiError::Internal(_)) => Outcome::Error {
+            reason: e.audit_reason(),
+        },
+        Err(e) => Outcome::Denied {
+            reason: e.audit_reason(),
+        },
+    };
+    let event = NewAuditEvent {
+        at: state.now(),
+        actor,
+        subject: actor,
+        client_addr: addr.0,
+        action,
+        target,
+        outcome,
+    };
+    if let Err(e) = state.store().append_audit(&event).await {
+        tracing::error!(action, error = %e, "cannot write the audit log");
+    }
+    result
+}

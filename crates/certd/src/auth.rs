@@ -1,0 +1,137 @@
+//! Who is asking: the client address, the logged-in account (session cookie), and the
+//! enrolled device (a request signed with its Ed25519 key, single-use nonce, at most five
+//! minutes old).
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use certd_store::{AccountId, Device};
+use pki::request_signing::{SignedHeaders, SigningError, verify_request};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "certd_session";
+
+/// The client's address (the TCP peer; proxies come with the web interface).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+impl ClientAddr {
+    /// A key for per-address limits.
+    pub fn key(&self) -> String {
+        self.0
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    }
+}
+
+/// The account of a valid session cookie.
+#[derive(Debug, Clone, Copy)]
+pub struct LoggedIn(pub AccountId);
+
+impl FromRequestParts<AppState> for LoggedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = session_cookie(&parts.headers).ok_or(ApiError::NotLoggedIn)?;
+        let hash = crate::secrets::hash_token(token);
+        let session = state
+            .store()
+            .get_session(&hash, state.now())
+            .await
+            .map_err(|_| ApiError::NotLoggedIn)?;
+        Ok(LoggedIn(session.account_id))
+    }
+}
+
+/// The session token of the `Cookie` header, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(SESSION_COOKIE)
+                .and_then(|r| r.strip_prefix('='))
+        })
+}
+
+/// Verifies a signed request and returns the device that made it. Checks, in order: the
+/// headers' form, the device (known, not revoked), the signature, digest and age, then
+/// spends the nonce (so a replay fails even with a valid signature).
+pub async fn signed_device(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Device, ApiError> {
+    let header = |name: &'static str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::BadSignature(format!("missing {name} header")))
+    };
+    let signed = SignedHeaders {
+        content_digest: header("content-digest")?,
+        signature_input: header("signature-input")?,
+        signature: header("signature")?,
+    };
+    let params = pki::request_signing::request_params(&signed)
+        .map_err(|e| ApiError::BadSignature(e.to_string()))?;
+    let id: i64 = params.keyid.parse().map_err(|_| ApiError::BadDevice)?;
+    let device = state
+        .store()
+        .get_device(certd_store::DeviceId(id))
+        .await
+        .map_err(|_| ApiError::BadDevice)?;
+    if device.revoked_at.is_some() {
+        return Err(ApiError::BadDevice);
+    }
+    state
+        .0
+        .limits
+        .signing_per_device
+        .hit(&id.to_string(), state.now())?;
+    let now = state.now().unix_timestamp();
+    let max_age = state.0.settings.signature_max_age.whole_seconds();
+    verify_request(
+        &device.public_key,
+        method,
+        path,
+        body,
+        &signed,
+        now,
+        max_age,
+    )
+    .map_err(|e| match e {
+        SigningError::BadSignature => {
+            ApiError::BadSignature("the signature does not verify".into())
+        }
+        other => ApiError::BadSignature(other.to_string()),
+    })?;
+    state
+        .store()
+        .use_nonce(device.id, &params.nonce, state.now())
+        .await?;
+    Ok(device)
+}

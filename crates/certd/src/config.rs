@@ -1,0 +1,288 @@
+//! certd's configuration: the TOML file ([`FileConfig`], unknown keys refused), checked
+//! and resolved into the [`Config`] the service runs with. Secrets (the EAB HMAC key) are
+//! read from files named in the config, never written in it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Let's Encrypt's production directory.
+pub const LETSENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// Let's Encrypt's staging directory.
+pub const LETSENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+/// The newest schema this binary knows is the store's business; this is the config's.
+const DEFAULT_HOSTNAMES_PER_ACCOUNT: u32 = 5;
+
+/// What `certd.toml` may say.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The zone and where data lives.
+    pub service: ServiceSection,
+    /// The HTTP listener.
+    pub http: HttpSection,
+    /// The DNS listener and zone data.
+    pub dns: DnsSection,
+    /// The ACME CA.
+    pub acme: AcmeSection,
+    /// Storage; SQLite in `data_dir` when absent.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// Limits.
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+/// `[service]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSection {
+    /// The zone users get names under, e.g. `aws-sso-cli.org`.
+    pub zone: String,
+    /// Directory for the SQLite database and the ACME account.
+    pub data_dir: PathBuf,
+}
+
+/// `[http]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Whether session cookies carry `Secure` (turn off only for plain-HTTP local use).
+    #[serde(default = "yes")]
+    pub secure_cookies: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[dns]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSection {
+    /// Address of the UDP and TCP listeners.
+    pub listen: SocketAddr,
+    /// The zone's nameservers (NS records at the apex).
+    pub nameservers: Vec<String>,
+    /// SOA RNAME, the zone admin's mailbox as a name (`hostmaster.example.org`).
+    pub hostmaster: String,
+    /// Answer AAAA `::1` for registered names.
+    #[serde(default)]
+    pub answer_aaaa: bool,
+}
+
+/// `[acme]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeSection {
+    /// `letsencrypt`, `letsencrypt-staging`, or a directory URL.
+    pub directory: String,
+    /// Contact email for the ACME account.
+    pub contact: String,
+    /// The CA's domain for the CAA record at the apex (`letsencrypt.org`).
+    pub caa_issuer: String,
+    /// PEM file of an extra root to trust for the ACME server (test CAs such as Pebble).
+    #[serde(default)]
+    pub extra_root: Option<PathBuf>,
+    /// External Account Binding key id (other ACME CAs).
+    #[serde(default)]
+    pub eab_kid: Option<String>,
+    /// File holding the EAB HMAC key (base64url).
+    #[serde(default)]
+    pub eab_hmac_key_file: Option<PathBuf>,
+}
+
+/// `[store]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite://path` or `postgres://...`; default: SQLite `certd.sqlite` in `data_dir`.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// `[limits]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Hostnames one account may hold.
+    #[serde(default)]
+    pub hostnames_per_account: Option<u32>,
+}
+
+/// Where the ACME server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmeDirectory(pub String);
+
+/// External Account Binding credentials.
+pub struct Eab {
+    /// Key id.
+    pub kid: String,
+    /// The HMAC key.
+    pub hmac_key: SecretString,
+}
+
+impl std::fmt::Debug for Eab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Eab")
+            .field("kid", &self.kid)
+            .field("hmac_key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The configuration in force.
+#[derive(Debug)]
+pub struct Config {
+    /// The zone, lowercase, no trailing dot.
+    pub zone: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// HTTP listener.
+    pub http_listen: SocketAddr,
+    /// `Secure` on cookies.
+    pub secure_cookies: bool,
+    /// DNS listener.
+    pub dns_listen: SocketAddr,
+    /// Nameservers.
+    pub nameservers: Vec<String>,
+    /// SOA RNAME.
+    pub hostmaster: String,
+    /// AAAA ::1 answers.
+    pub answer_aaaa: bool,
+    /// ACME directory URL.
+    pub acme_directory: AcmeDirectory,
+    /// ACME contact.
+    pub acme_contact: String,
+    /// CAA issuer domain.
+    pub caa_issuer: String,
+    /// Extra root PEM path.
+    pub acme_extra_root: Option<PathBuf>,
+    /// EAB.
+    pub eab: Option<Eab>,
+    /// Store URL.
+    pub store_url: String,
+    /// Hostnames per account.
+    pub hostnames_per_account: u32,
+}
+
+impl Config {
+    /// Reads, parses and checks `path`.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        let file: FileConfig = toml::from_str(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::resolve(file, base)
+            .with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Checks a parsed file; relative paths are taken from `base`.
+    pub fn resolve(file: FileConfig, base: &Path) -> anyhow::Result<Config> {
+        let zone = file.service.zone.trim_end_matches('.').to_ascii_lowercase();
+        if zone.split('.').count() < 2
+            || zone.split('.').any(|l| certd_dns::Label::parse(l).is_err())
+        {
+            bail!("service.zone {zone:?} is not a domain name like example.org");
+        }
+        if file.dns.nameservers.is_empty() {
+            bail!("dns.nameservers: give at least one nameserver name");
+        }
+        let directory = match file.acme.directory.as_str() {
+            "letsencrypt" => LETSENCRYPT.to_owned(),
+            "letsencrypt-staging" => LETSENCRYPT_STAGING.to_owned(),
+            url if url.starts_with("https://") => url.to_owned(),
+            other => bail!(
+                "acme.directory {other:?}: use letsencrypt, letsencrypt-staging or an https:// URL"
+            ),
+        };
+        if !file.acme.contact.contains('@') {
+            bail!(
+                "acme.contact {:?} is not an email address",
+                file.acme.contact
+            );
+        }
+        let at = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let data_dir = at(file.service.data_dir);
+        let eab = match (file.acme.eab_kid, file.acme.eab_hmac_key_file) {
+            (None, None) => None,
+            (Some(kid), Some(key_file)) => {
+                let key_file = at(key_file);
+                let key = std::fs::read_to_string(&key_file).with_context(|| {
+                    format!("cannot read acme.eab_hmac_key_file {}", key_file.display())
+                })?;
+                Some(Eab {
+                    kid,
+                    hmac_key: SecretString::from(key.trim().to_owned()),
+                })
+            }
+            _ => bail!("acme.eab_kid and acme.eab_hmac_key_file go together"),
+        };
+        let store_url = match file.store.url {
+            Some(url) => url,
+            None => format!("sqlite://{}", data_dir.join("certd.sqlite").display()),
+        };
+        Ok(Config {
+            zone,
+            data_dir,
+            http_listen: file.http.listen,
+            secure_cookies: file.http.secure_cookies,
+            dns_listen: file.dns.listen,
+            nameservers: file.dns.nameservers,
+            hostmaster: file.dns.hostmaster,
+            answer_aaaa: file.dns.answer_aaaa,
+            acme_directory: AcmeDirectory(directory),
+            acme_contact: file.acme.contact,
+            caa_issuer: file.acme.caa_issuer,
+            acme_extra_root: file.acme.extra_root.map(at),
+            eab,
+            store_url,
+            hostnames_per_account: file
+                .limits
+                .hostnames_per_account
+                .unwrap_or(DEFAULT_HOSTNAMES_PER_ACCOUNT),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../../../docs/certd.example.toml");
+        let file: FileConfig = toml::from_str(text).unwrap();
+        let cfg = Config::resolve(file, Path::new("/etc/certd")).unwrap();
+        assert_eq!(cfg.zone, "aws-sso-cli.org");
+        assert_eq!(cfg.acme_directory.0, LETSENCRYPT_STAGING);
+        assert_eq!(cfg.store_url, "sqlite:///var/lib/certd/certd.sqlite");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let text = include_str!("../../../docs/certd.example.toml");
+        let bad = text.replace("\n[limits]\n", "\n[limits]\nhostname_per_account = 3\n");
+        let err = toml::from_str::<FileConfig>(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown field `hostname_per_account`"),
+            "{err}"
+        );
+        let bad = text.replace(
+            "directory = \"letsencrypt-staging\"",
+            "directory = \"http://ca\"",
+        );
+        let err = Config::resolve(toml::from_str(&bad).unwrap(), Path::new("/")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("use letsencrypt, letsencrypt-staging or an https:// URL")
+        );
+    }
+}

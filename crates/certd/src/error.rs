@@ -1,0 +1,191 @@
+//! Every refusal and failure of certd's JSON API: one variant per cause, each with its own
+//! greppable code (`CDxxxx`), an HTTP status, and the envelope
+//! `{"error":{"code","message"}}`. 5xx bodies hide internals; the cause is logged once.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use certd_store::StoreError;
+
+use crate::validate::InputError;
+
+/// A refusal or failure of the API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Bad user input (username, password, email, hostname rules).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The JSON body is malformed or has unknown fields.
+    #[error("invalid JSON body: {0}")]
+    BadJson(String),
+    /// The username is taken.
+    #[error("username is taken")]
+    UsernameTaken,
+    /// Wrong username or password (one message for both).
+    #[error("wrong username or password")]
+    BadLogin,
+    /// No valid session cookie.
+    #[error("log in first")]
+    NotLoggedIn,
+    /// A hostname is taken or held back.
+    #[error("{0}")]
+    HostnameUnavailable(String),
+    /// The account holds the most hostnames allowed.
+    #[error("{0}")]
+    HostnameLimit(String),
+    /// The hostname is not the caller's.
+    #[error("hostname {0:?} is not registered to this account")]
+    NotYourHostname(String),
+    /// The API key is unknown, consumed or revoked (one message: no oracle).
+    #[error("the API key is not valid (unknown, already used or revoked)")]
+    BadApiKey,
+    /// The public key is not 32 bytes of base64.
+    #[error("public_key must be an Ed25519 public key: 32 bytes, base64")]
+    BadPublicKey,
+    /// The device key is already enrolled.
+    #[error("this device key is already enrolled")]
+    DeviceKeyInUse,
+    /// A signed request failed verification.
+    #[error("request signature refused: {0}")]
+    BadSignature(String),
+    /// The device is unknown or revoked.
+    #[error("the device is unknown or revoked: enroll it again with a new API key")]
+    BadDevice,
+    /// The nonce was used before.
+    #[error("request replayed: the nonce was already used")]
+    Replayed,
+    /// Something named does not exist (for this account).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Too many attempts.
+    #[error("too many requests: try again in {retry_after} seconds")]
+    RateLimited {
+        /// Seconds until the limit resets.
+        retry_after: u64,
+    },
+    /// The body is larger than accepted.
+    #[error("request body too large")]
+    TooLarge,
+    /// The CSR breaks the policy.
+    #[error("CSR refused: {0}")]
+    BadCsr(#[from] pki::csr::CsrError),
+    /// The zone's weekly certificate budget (Let's Encrypt: 50 per registered domain) is spent.
+    #[error(
+        "this week's certificate budget for the zone is spent ({issued} of {budget}); try again in {retry_after} seconds"
+    )]
+    ZoneBudget {
+        /// Issued in the last 7 days.
+        issued: u64,
+        /// The budget.
+        budget: u64,
+        /// Seconds until the oldest of them leaves the window.
+        retry_after: u64,
+    },
+    /// The CA rate-limited the request.
+    #[error("the certificate authority rate-limited this request: {detail}")]
+    CaRateLimited {
+        /// The CA's words.
+        detail: String,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The CA could not validate the name.
+    #[error("{0}")]
+    CaValidation(String),
+    /// The CA refused for another reason.
+    #[error("the certificate authority refused: {0}")]
+    CaRefused(String),
+    /// The CA cannot be reached.
+    #[error("the certificate authority cannot be reached: {0}")]
+    CaUnavailable(String),
+    /// Anything the caller cannot fix (database down...): logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// Greppable code and status of each variant.
+    pub fn code_status(&self) -> (&'static str, StatusCode) {
+        use StatusCode as S;
+        match self {
+            ApiError::Input(_) => ("CD1001", S::BAD_REQUEST),
+            ApiError::BadJson(_) => ("CD1002", S::BAD_REQUEST),
+            ApiError::UsernameTaken => ("CD1003", S::CONFLICT),
+            ApiError::BadLogin => ("CD2001", S::UNAUTHORIZED),
+            ApiError::NotLoggedIn => ("CD2002", S::UNAUTHORIZED),
+            ApiError::HostnameUnavailable(_) => ("CD3001", S::CONFLICT),
+            ApiError::HostnameLimit(_) => ("CD3002", S::FORBIDDEN),
+            ApiError::NotYourHostname(_) => ("CD3003", S::FORBIDDEN),
+            ApiError::BadApiKey => ("CD4001", S::UNAUTHORIZED),
+            ApiError::BadPublicKey => ("CD4002", S::BAD_REQUEST),
+            ApiError::DeviceKeyInUse => ("CD4003", S::CONFLICT),
+            ApiError::BadSignature(_) => ("CD5001", S::UNAUTHORIZED),
+            ApiError::BadDevice => ("CD5002", S::UNAUTHORIZED),
+            ApiError::Replayed => ("CD5003", S::UNAUTHORIZED),
+            ApiError::NotFound(_) => ("CD6001", S::NOT_FOUND),
+            ApiError::RateLimited { .. } => ("CD7001", S::TOO_MANY_REQUESTS),
+            ApiError::TooLarge => ("CD7002", S::PAYLOAD_TOO_LARGE),
+            ApiError::BadCsr(_) => ("CD8001", S::BAD_REQUEST),
+            ApiError::ZoneBudget { .. } => ("CD8002", S::TOO_MANY_REQUESTS),
+            ApiError::CaRateLimited { .. } => ("CD8003", S::TOO_MANY_REQUESTS),
+            ApiError::CaValidation(_) => ("CD8004", S::BAD_GATEWAY),
+            ApiError::CaRefused(_) => ("CD8005", S::BAD_GATEWAY),
+            ApiError::CaUnavailable(_) => ("CD8006", S::SERVICE_UNAVAILABLE),
+            ApiError::Internal(_) => ("CD9001", S::INTERNAL_SERVER_ERROR),
+        }
+    }
+
+    /// The outcome reason written to the audit log.
+    pub fn audit_reason(&self) -> String {
+        let (code, _) = self.code_status();
+        match self {
+            ApiError::Internal(_) => format!("{code} internal error"),
+            other => format!("{code} {other}"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UsernameTaken => ApiError::UsernameTaken,
+            e @ (StoreError::HostnameTaken { .. } | StoreError::HostnameHeld { .. }) => {
+                ApiError::HostnameUnavailable(e.to_string())
+            }
+            e @ StoreError::HostnameLimit { .. } => ApiError::HostnameLimit(e.to_string()),
+            StoreError::ApiKeyNotFound | StoreError::ApiKeyConsumed | StoreError::ApiKeyRevoked => {
+                ApiError::BadApiKey
+            }
+            StoreError::DeviceKeyInUse => ApiError::DeviceKeyInUse,
+            StoreError::NonceReplayed => ApiError::Replayed,
+            StoreError::NotFound { what } => ApiError::NotFound(what),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (code, status) = self.code_status();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error.code = code, cause = %cause, "request failed");
+        } else {
+            tracing::info!(error.code = code, http.status = status.as_u16(), "{self}");
+        }
+        let body = serde_json::json!({"error": {"code": code, "message": self.to_string()}});
+        let mut resp = (status, Json(body)).into_response();
+        let retry = match self {
+            ApiError::RateLimited { retry_after }
+            | ApiError::ZoneBudget { retry_after, .. }
+            | ApiError::CaRateLimited { retry_after, .. } => Some(retry_after),
+            _ => None,
+        };
+        if let Some(retry_after) = retry
+            && let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string())
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}

@@ -1,0 +1,109 @@
+//! What every request handler shares: the store, the live DNS zone, settings, limits and
+//! the clock.
+
+use std::sync::Arc;
+
+use certd_dns::ZoneState;
+use certd_store::{PasswordHash, Store};
+use time::OffsetDateTime;
+
+use crate::limits::Limits;
+
+/// Where the service reads the time: a parameter so expiry and windows are testable.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// Settings the handlers need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The zone, e.g. `aws-sso-cli.org`.
+    pub zone: String,
+    /// `Secure` on the session cookie.
+    pub secure_cookies: bool,
+    /// Hostnames per account.
+    pub hostnames_per_account: u32,
+    /// How long a deleted hostname is held back.
+    pub hostname_hold: time::Duration,
+    /// How long a login lasts.
+    pub session_ttl: time::Duration,
+    /// Oldest accepted signed request.
+    pub signature_max_age: time::Duration,
+}
+
+impl Settings {
+    /// Defaults for `zone`: 90-day hold, 12-hour sessions, 5-minute signatures.
+    pub fn new(zone: &str) -> Self {
+        Settings {
+            zone: zone.to_owned(),
+            secure_cookies: true,
+            hostnames_per_account: 5,
+            hostname_hold: time::Duration::days(90),
+            session_ttl: time::Duration::hours(12),
+            signature_max_age: time::Duration::minutes(5),
+        }
+    }
+}
+
+/// The shared state, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) zone: Arc<ZoneState>,
+    pub(crate) settings: Settings,
+    pub(crate) limits: Limits,
+    pub(crate) clock: Clock,
+    pub(crate) dummy_hash: PasswordHash,
+    pub(crate) acme: Option<Arc<crate::acme::AcmeHandle>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("settings", &self.0.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over `store` and `zone`, ordering certificates from `acme` when given.
+    pub fn new(
+        store: Arc<dyn Store>,
+        zone: Arc<ZoneState>,
+        settings: Settings,
+        clock: Clock,
+        acme: Option<crate::acme::AcmeHandle>,
+    ) -> anyhow::Result<Self> {
+        let dummy_hash = crate::secrets::dummy_hash()?;
+        Ok(AppState(Arc::new(Inner {
+            store,
+            zone,
+            settings,
+            limits: Limits::default(),
+            clock,
+            dummy_hash,
+            acme: acme.map(Arc::new),
+        })))
+    }
+
+    pub(crate) async fn acme(&self) -> Result<&certd_acme::Acme, crate::error::ApiError> {
+        match &self.0.acme {
+            Some(handle) => handle.get().await,
+            None => Err(crate::error::ApiError::CaUnavailable(
+                "no ACME CA is configured".into(),
+            )),
+        }
+    }
+
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        (self.0.clock)()
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.0.store.as_ref()
+    }
+
+    pub(crate) fn fqdn(&self, label: &str) -> String {
+        format!("{label}.{}", self.0.settings.zone)
+    }
+}

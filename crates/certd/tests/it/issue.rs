@@ -1,0 +1,229 @@
+//! Certificates end to end: an enrolled device's signed CSR goes through certd, which
+//! orders it from Pebble (Let's Encrypt's test CA) validating DNS-01 against certd's own
+//! DNS server; the chain comes back, every step is stored, the TXT record is gone.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine;
+use pki::request_signing::DeviceKey;
+use serde_json::json;
+use testkit::pebble::{Pebble, PebbleOptions};
+use tokio::sync::oneshot;
+use wire::signature::SignatureParams;
+
+use crate::harness::{Certd, code, zone_config};
+
+struct World {
+    certd: Certd,
+    pebble: Pebble,
+    _stop_dns: oneshot::Sender<()>,
+}
+
+async fn world() -> World {
+    let zone = Arc::new(certd_dns::ZoneState::new(zone_config()).unwrap());
+    let (udp, tcp) = loop {
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if let Ok(tcp) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            break (udp, tcp);
+        }
+    };
+    let dns = udp.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(certd_dns::serve(
+        udp,
+        tcp,
+        zone.clone(),
+        certd_dns::ServeOptions::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let pebble = tokio::task::spawn_blocking(move || Pebble::start(dns, PebbleOptions::default()))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config =
+        certd_acme::AcmeConfig::new(certd_acme::Directory::Url(pebble.directory_url()));
+    config.contact_email = Some("ops@certs.test".into());
+    config.extra_roots_pem = Some(pebble.https_root_pem().to_owned());
+    let account = certd_acme::FileAccountStore::new(dir.keep().join("acme-account.json"));
+    let certd = Certd::with(zone, Some(certd::acme::AcmeHandle::new(config, account))).await;
+    World {
+        certd,
+        pebble,
+        _stop_dns: stop,
+    }
+}
+
+fn csr_pem(names: &[&str]) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    // rcgen puts a placeholder CN in by default; a CN must equal the name or be absent.
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.serialize_request(&key).unwrap().pem().unwrap()
+}
+
+fn signed_post(device: &DeviceKey, id: i64, now: i64, nonce: &str, body: &str) -> Request<Body> {
+    let params = SignatureParams {
+        created: now,
+        keyid: id.to_string(),
+        nonce: nonce.into(),
+    };
+    let h = device.sign_request("POST", "/api/v1/certificates", body.as_bytes(), &params);
+    Request::post("/api/v1/certificates")
+        .header("content-type", "application/json")
+        .header("content-digest", h.content_digest)
+        .header("signature-input", h.signature_input)
+        .header("signature", h.signature)
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+async fn enrolled(certd: &Certd, user: &str, label: &str) -> (String, DeviceKey, i64) {
+    let cookie = certd.user(user).await;
+    let key = certd.hostname_and_key(&cookie, label).await;
+    let device = DeviceKey::generate().unwrap();
+    let pk = base64::engine::general_purpose::STANDARD.encode(device.public_key());
+    let r = certd
+        .call(
+            "POST",
+            "/api/v1/enroll",
+            None,
+            Some(json!({"api_key": key, "public_key": pk})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    (cookie, device, r.json["device_id"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn a_signed_csr_comes_back_as_a_chain_from_pebble() {
+    let w = world().await;
+    let certd = &w.certd;
+    let (cookie, device, id) = enrolled(certd, "lena", "dev").await;
+    let body = json!({"csr": csr_pem(&["dev.certs.test"])}).to_string();
+    let r = certd
+        .send(signed_post(&device, id, certd.now(), "c1", &body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let chain = r.json["chain_pem"].as_str().unwrap();
+    let certs = pki::parse_cert_chain(chain).unwrap();
+    let leaf = pki::cert_info(&certs[0]).unwrap();
+    assert_eq!(leaf.dns_names, vec!["dev.certs.test".to_owned()]);
+    assert_eq!(r.json["serial"], leaf.serial_hex);
+    assert!(
+        certd.zone.challenges("dev").is_empty(),
+        "the TXT record is removed"
+    );
+
+    // Every step is stored, and the order ended valid.
+    assert!(
+        certd
+            .store
+            .list_unfinished_orders()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let list = certd
+        .call("GET", "/api/v1/certificates", Some(&cookie), None)
+        .await;
+    assert_eq!(list.json[0]["serial"], leaf.serial_hex);
+
+    // Revocation goes to the CA.
+    let serial = leaf.serial_hex.clone();
+    let r = certd
+        .call(
+            "DELETE",
+            &format!("/api/v1/certificates/{serial}"),
+            Some(&cookie),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.json);
+    let status = w.pebble.cert_status(&serial);
+    assert_eq!(status["Status"], "Revoked", "{status}");
+
+    let audit = certd
+        .call("GET", "/api/v1/audit", Some(&cookie), None)
+        .await;
+    let actions: Vec<&str> = audit
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"certificate.request") && actions.contains(&"certificate.revoke"),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn csrs_for_other_names_are_refused_before_any_order() {
+    let w = world().await;
+    let certd = &w.certd;
+    let (_, device, id) = enrolled(certd, "mona", "mona-box").await;
+    let cases = [
+        (csr_pem(&["other.certs.test"]), "must name exactly"),
+        (
+            csr_pem(&["mona-box.certs.test", "evil.example.org"]),
+            "must name exactly",
+        ),
+        (csr_pem(&["*.certs.test"]), "wildcard"),
+        (
+            "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+                .to_owned(),
+            "CSR",
+        ),
+    ];
+    for (i, (csr, message)) in cases.iter().enumerate() {
+        let body = json!({"csr": csr}).to_string();
+        let r = certd
+            .send(signed_post(
+                &device,
+                id,
+                certd.now(),
+                &format!("n{i}"),
+                &body,
+            ))
+            .await;
+        assert_eq!(
+            (r.status, code(&r)),
+            (StatusCode::BAD_REQUEST, "CD8001"),
+            "{}",
+            r.json
+        );
+        assert!(
+            r.json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(message),
+            "{}",
+            r.json
+        );
+    }
+    assert!(
+        certd
+            .store
+            .list_unfinished_orders()
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing ordered"
+    );
+    assert!(certd.zone.challenges("mona-box").is_empty());
+    // A stolen device id with another key signs nothing.
+    let thief = DeviceKey::generate().unwrap();
+    let body = json!({"csr": csr_pem(&["mona-box.certs.test"])}).to_string();
+    let r = certd
+        .send(signed_post(&thief, id, certd.now(), "t1", &body))
+        .await;
+    assert_eq!((r.status, code(&r)), (StatusCode::UNAUTHORIZED, "CD5001"));
+}

@@ -1,0 +1,9 @@
+//! Integration tests of aws-sso-certd: the JSON API in-process over a real SQLite store,
+//! and the live DNS zone it keeps in step.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api;
+mod harness;
+mod issue;
+mod process;
+mod signed;

@@ -1,0 +1,175 @@
+//! `aws-sso-certd serve` as a process: its HTTP API driven with curl, its DNS queried
+//! with dig, and a restart that keeps every registered name resolving.
+
+use std::process::Command;
+use std::time::Duration;
+
+use testkit::process::ChildGuard;
+
+struct Running {
+    child: ChildGuard,
+    http: u16,
+    dns: u16,
+}
+
+fn config(dir: &std::path::Path, http: u16, dns: u16) -> std::path::PathBuf {
+    let path = dir.join("certd.toml");
+    let text = format!(
+        r#"
+[service]
+zone = "certs.test"
+data_dir = "data"
+[http]
+listen = "127.0.0.1:{http}"
+secure_cookies = false
+[dns]
+listen = "127.0.0.1:{dns}"
+nameservers = ["ns1.certs.test"]
+hostmaster = "hostmaster.certs.test"
+[acme]
+directory = "letsencrypt-staging"
+contact = "ops@certs.test"
+caa_issuer = "letsencrypt.org"
+"#
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start(dir: &std::path::Path, http: u16, dns: u16) -> Running {
+    let cfg = config(dir, http, dns);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aws-sso-certd"));
+    cmd.args(["serve", "--config", cfg.to_str().unwrap()])
+        .env("CERTD_LOG", "debug");
+    let mut child = ChildGuard::spawn(&mut cmd, "certd").unwrap();
+    let addr = format!("127.0.0.1:{http}").parse().unwrap();
+    if !testkit::ports::wait_for_port(addr, Duration::from_secs(20)) {
+        panic!(
+            "certd did not listen: {:?} {}",
+            child.try_status(),
+            child.stderr()
+        );
+    }
+    Running { child, http, dns }
+}
+
+fn curl(port: u16, method: &str, path: &str, body: &str, jar: &std::path::Path) -> (u16, String) {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            method,
+            "-H",
+            "content-type: application/json",
+        ])
+        .args([
+            "-c",
+            jar.to_str().unwrap(),
+            "-b",
+            jar.to_str().unwrap(),
+            "--data",
+            body,
+        ])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap(), body.to_owned())
+}
+
+fn dig(port: u16, name: &str, rtype: &str) -> String {
+    let out = Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            name,
+            rtype,
+            "+short",
+            "+time=2",
+            "+tries=2",
+        ])
+        .output()
+        .expect("dig (apt package bind9-dnsutils) must be installed");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn names_registered_over_http_resolve_to_loopback_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (http, dns) = (testkit::ports::free_port(), testkit::ports::free_port());
+    let mut certd = start(dir.path(), http, dns);
+    let jar = dir.path().join("cookies");
+    let (code, body) = curl(
+        http,
+        "POST",
+        "/api/v1/accounts",
+        r#"{"username":"kim","password":"a long and unusual phrase","email":"kim@example.org"}"#,
+        &jar,
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, _) = curl(
+        http,
+        "POST",
+        "/api/v1/session",
+        r#"{"username":"kim","password":"a long and unusual phrase"}"#,
+        &jar,
+    );
+    assert_eq!(code, 200);
+    let (code, body) = curl(
+        http,
+        "POST",
+        "/api/v1/hostnames",
+        r#"{"name":"kims-mac"}"#,
+        &jar,
+    );
+    assert_eq!(code, 201, "{body}");
+
+    assert_eq!(dig(certd.dns, "kims-mac.certs.test", "A"), "127.0.0.1");
+    assert_eq!(dig(certd.dns, "KIMS-MAC.certs.test", "A"), "127.0.0.1");
+    assert_eq!(dig(certd.dns, "nobody.certs.test", "A"), "");
+    assert!(
+        dig(certd.dns, "certs.test", "SOA").starts_with("ns1.certs.test. hostmaster.certs.test.")
+    );
+
+    let status = certd.child.terminate_and_wait();
+    assert!(
+        status.success(),
+        "certd stops cleanly on SIGTERM: {status:?}"
+    );
+    let log = certd.child.stderr();
+    assert!(
+        !log.contains("a long and unusual phrase"),
+        "a password reached the log"
+    );
+
+    let certd = start(dir.path(), certd.http, certd.dns);
+    assert_eq!(
+        dig(certd.dns, "kims-mac.certs.test", "A"),
+        "127.0.0.1",
+        "names come back from the store"
+    );
+}
+
+#[test]
+fn a_broken_config_is_refused_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("certd.toml");
+    std::fs::write(
+        &path,
+        "[service]\nzone = \"certs.test\"\ndata_dir = \"d\"\nbogus = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aws-sso-certd"))
+        .args(["check-config", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("unknown field `bogus`"), "{err}");
+}
