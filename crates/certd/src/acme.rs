@@ -50,26 +50,50 @@ use certd_acme::AccountStore as _;
 
 /// Writes each step of one order to the store (the previous state is the expected one, so
 /// two writers can never interleave unnoticed).
-pub(crate) struct StoreObserver {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) order: OrderId,
-    pub(crate) current: Mutex<OrderUpdate>,
-    pub(crate) clock: crate::Clock,
+pub struct StoreObserver {
+    store: Arc<dyn Store>,
+    order: OrderId,
+    current: Mutex<OrderUpdate>,
+    clock: crate::Clock,
+}
+
+impl std::fmt::Debug for StoreObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreObserver")
+            .field("order", &self.order)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StoreObserver {
-    pub(crate) fn new(store: Arc<dyn Store>, order: OrderId, clock: crate::Clock) -> Self {
+    /// An observer of a new order (state `pending`).
+    pub fn new(state: &crate::AppState, order: OrderId) -> Self {
         let current = OrderUpdate {
             state: OrderState::Pending,
             acme_order_url: None,
             challenge_txt: None,
             error: None,
         };
+        Self::with(state, order, current)
+    }
+
+    /// An observer continuing `order` from what the store says of it.
+    pub fn resuming(state: &crate::AppState, order: &certd_store::Order) -> Self {
+        let current = OrderUpdate {
+            state: order.state.clone(),
+            acme_order_url: order.acme_order_url.clone(),
+            challenge_txt: order.challenge_txt.clone(),
+            error: None,
+        };
+        Self::with(state, order.id, current)
+    }
+
+    fn with(state: &crate::AppState, order: OrderId, current: OrderUpdate) -> Self {
         StoreObserver {
-            store,
+            store: state.0.store.clone(),
             order,
             current: Mutex::new(current),
-            clock,
+            clock: state.0.clock.clone(),
         }
     }
 

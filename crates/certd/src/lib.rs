@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod limits;
 pub mod secrets;
 pub mod state;
@@ -91,6 +92,19 @@ pub fn run(config: config::Config) -> anyhow::Result<()> {
         settings.hostnames_per_account = config.hostnames_per_account;
         let clock: Clock = Arc::new(time::OffsetDateTime::now_utc);
         let state = AppState::new(store, zone, settings, clock, Some(acme_handle(&config)?))?;
+        // Interrupted orders are settled in the background: a CA that is down must not
+        // keep the service from starting.
+        let recovering = state.clone();
+        tokio::spawn(async move {
+            match jobs::recover_orders(&recovering).await {
+                Ok(r) if r.completed + r.failed > 0 => {
+                    tracing::info!(completed = r.completed, failed = r.failed, "interrupted orders settled");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot list interrupted orders"),
+            }
+        });
+        jobs::spawn_housekeeping(state.clone());
         let listener = tokio::net::TcpListener::bind(config.http_listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.http_listen))?;

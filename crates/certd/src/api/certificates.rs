@@ -91,19 +91,43 @@ async fn issue(
         )
         .await?;
     tracing::info!(order.id = %order.id, fqdn, "ordering a certificate");
-    let observer = StoreObserver::new(state.0.store.clone(), order.id, state.0.clock.clone());
+    let observer = StoreObserver::new(state, order.id);
     let issued = acme
         .issue(&der, fqdn, state.0.zone.as_ref(), &observer)
         .await?;
+    store_certificate(
+        state,
+        device.account_id,
+        &device.hostname,
+        Some(order.id),
+        &issued,
+    )
+    .await?;
+    let leaf = &issued.leaf;
+    Ok(serde_json::json!({
+        "serial": leaf.serial_hex, "fqdn": fqdn,
+        "not_before": wire::ecs::rfc3339_z(leaf.not_before), "not_after": wire::ecs::rfc3339_z(leaf.not_after),
+        "chain_pem": issued.chain_pem,
+    }))
+}
+
+/// Stores an issued certificate for `account` and `hostname`.
+pub(crate) async fn store_certificate(
+    state: &AppState,
+    account: certd_store::AccountId,
+    hostname: &str,
+    order: Option<certd_store::OrderId>,
+    issued: &certd_acme::Issued,
+) -> Result<(), ApiError> {
     let leaf = &issued.leaf;
     state
         .store()
         .insert_certificate(
             NewCertificate {
                 serial: &leaf.serial_hex,
-                account_id: device.account_id,
-                hostname: &device.hostname,
-                order_id: Some(order.id),
+                account_id: account,
+                hostname,
+                order_id: order,
                 replaces: None,
                 not_before: leaf.not_before,
                 not_after: leaf.not_after,
@@ -112,12 +136,8 @@ async fn issue(
             state.now(),
         )
         .await?;
-    tracing::info!(order.id = %order.id, serial = %leaf.serial_hex, fqdn, "issued a certificate");
-    Ok(serde_json::json!({
-        "serial": leaf.serial_hex, "fqdn": fqdn,
-        "not_before": wire::ecs::rfc3339_z(leaf.not_before), "not_after": wire::ecs::rfc3339_z(leaf.not_after),
-        "chain_pem": issued.chain_pem,
-    }))
+    tracing::info!(serial = %leaf.serial_hex, hostname, "issued a certificate");
+    Ok(())
 }
 
 pub(crate) async fn list_certificates(

@@ -7,6 +7,8 @@ mod devices;
 mod hostnames;
 mod keys;
 
+pub(crate) use certificates::store_certificate;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;

@@ -17,6 +17,7 @@ pub const ZONE: &str = "certs.test";
 
 pub struct Certd {
     pub app: axum::Router,
+    pub state: certd::AppState,
     pub zone: Arc<certd_dns::ZoneState>,
     pub store: Arc<dyn certd_store::Store>,
     pub db_path: std::path::PathBuf,
@@ -84,7 +85,8 @@ impl Certd {
         )
         .unwrap();
         Certd {
-            app: certd::router(state),
+            app: certd::router(state.clone()),
+            state,
             zone,
             store,
             db_path,

@@ -15,13 +15,15 @@ use wire::signature::SignatureParams;
 
 use crate::harness::{Certd, code, zone_config};
 
-struct World {
-    certd: Certd,
-    pebble: Pebble,
+pub struct World {
+    pub certd: Certd,
+    pub pebble: Pebble,
+    pub acme_config: certd_acme::AcmeConfig,
+    pub account_path: std::path::PathBuf,
     _stop_dns: oneshot::Sender<()>,
 }
 
-async fn world() -> World {
+pub async fn world() -> World {
     let zone = Arc::new(certd_dns::ZoneState::new(zone_config()).unwrap());
     let (udp, tcp) = loop {
         let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -45,20 +47,28 @@ async fn world() -> World {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config =
-        certd_acme::AcmeConfig::new(certd_acme::Directory::Url(pebble.directory_url()));
-    config.contact_email = Some("ops@certs.test".into());
-    config.extra_roots_pem = Some(pebble.https_root_pem().to_owned());
-    let account = certd_acme::FileAccountStore::new(dir.keep().join("acme-account.json"));
-    let certd = Certd::with(zone, Some(certd::acme::AcmeHandle::new(config, account))).await;
+    let account_path = dir.keep().join("acme-account.json");
+    let account = certd_acme::FileAccountStore::new(account_path.clone());
+    let handle = certd::acme::AcmeHandle::new(acme_config(&pebble), account);
+    let certd = Certd::with(zone, Some(handle)).await;
     World {
+        acme_config: acme_config(&pebble),
         certd,
         pebble,
+        account_path,
         _stop_dns: stop,
     }
 }
 
-fn csr_pem(names: &[&str]) -> String {
+fn acme_config(pebble: &Pebble) -> certd_acme::AcmeConfig {
+    let mut config =
+        certd_acme::AcmeConfig::new(certd_acme::Directory::Url(pebble.directory_url()));
+    config.contact_email = Some("ops@certs.test".into());
+    config.extra_roots_pem = Some(pebble.https_root_pem().to_owned());
+    config
+}
+
+pub fn csr_pem(names: &[&str]) -> String {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params =
         rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
@@ -68,7 +78,13 @@ fn csr_pem(names: &[&str]) -> String {
     params.serialize_request(&key).unwrap().pem().unwrap()
 }
 
-fn signed_post(device: &DeviceKey, id: i64, now: i64, nonce: &str, body: &str) -> Request<Body> {
+pub fn signed_post(
+    device: &DeviceKey,
+    id: i64,
+    now: i64,
+    nonce: &str,
+    body: &str,
+) -> Request<Body> {
     let params = SignatureParams {
         created: now,
         keyid: id.to_string(),
@@ -84,7 +100,7 @@ fn signed_post(device: &DeviceKey, id: i64, now: i64, nonce: &str, body: &str) -
         .unwrap()
 }
 
-async fn enrolled(certd: &Certd, user: &str, label: &str) -> (String, DeviceKey, i64) {
+pub async fn enrolled(certd: &Certd, user: &str, label: &str) -> (String, DeviceKey, i64) {
     let cookie = certd.user(user).await;
     let key = certd.hostname_and_key(&cookie, label).await;
     let device = DeviceKey::generate().unwrap();

@@ -6,4 +6,5 @@ mod api;
 mod harness;
 mod issue;
 mod process;
+mod recovery;
 mod signed;
