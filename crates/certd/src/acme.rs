@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use certd_acme::{
     Acme, AcmeConfig, AcmeError, BoxError, FileAccountStore, OrderObserver, OrderStep,
 };
-use certd_store::{OrderId, OrderState, OrderUpdate, Store};
+use certd_store::{NewAuditEvent, OrderId, OrderState, OrderUpdate, Outcome, Store};
 use tokio::sync::OnceCell;
 
 use crate::error::ApiError;
@@ -40,7 +40,14 @@ impl AcmeHandle {
     /// The client, opening (and on first ever use, creating) the ACME account.
     pub async fn get(&self) -> Result<&Acme, ApiError> {
         self.client
-            .get_or_try_init(|| Acme::open(&self.config, &self.account))
+            .get_or_try_init(|| async {
+                let acme = Acme::open(&self.config, &self.account).await?;
+                tracing::info!(
+                    acme.account = %acme.account_url(),
+                    "ACME account ready; set acme.caa_account_uri to it to pin the CAA record"
+                );
+                Ok::<_, AcmeError>(acme)
+            })
             .await
             .map_err(ApiError::from)
     }
@@ -53,6 +60,7 @@ use certd_acme::AccountStore as _;
 pub struct StoreObserver {
     store: Arc<dyn Store>,
     order: OrderId,
+    account: certd_store::AccountId,
     current: Mutex<OrderUpdate>,
     clock: crate::Clock,
 }
@@ -66,15 +74,15 @@ impl std::fmt::Debug for StoreObserver {
 }
 
 impl StoreObserver {
-    /// An observer of a new order (state `pending`).
-    pub fn new(state: &crate::AppState, order: OrderId) -> Self {
+    /// An observer of a new order (state `pending`) placed for `account`.
+    pub fn new(state: &crate::AppState, order: OrderId, account: certd_store::AccountId) -> Self {
         let current = OrderUpdate {
             state: OrderState::Pending,
             acme_order_url: None,
             challenge_txt: None,
             error: None,
         };
-        Self::with(state, order, current)
+        Self::with(state, order, account, current)
     }
 
     /// An observer continuing `order` from what the store says of it.
@@ -85,13 +93,19 @@ impl StoreObserver {
             challenge_txt: order.challenge_txt.clone(),
             error: None,
         };
-        Self::with(state, order.id, current)
+        Self::with(state, order.id, order.account_id, current)
     }
 
-    fn with(state: &crate::AppState, order: OrderId, current: OrderUpdate) -> Self {
+    fn with(
+        state: &crate::AppState,
+        order: OrderId,
+        account: certd_store::AccountId,
+        current: OrderUpdate,
+    ) -> Self {
         StoreObserver {
             store: state.0.store.clone(),
             order,
+            account,
             current: Mutex::new(current),
             clock: state.0.clock.clone(),
         }
@@ -137,6 +151,31 @@ impl OrderObserver for StoreObserver {
             .current
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+        // Each step also goes to the account's audit trail.
+        let (action, outcome) = match step {
+            OrderStep::Created { .. } => ("order.created", Outcome::Ok),
+            OrderStep::ChallengePublished { .. } => ("order.challenge_published", Outcome::Ok),
+            OrderStep::Ready => ("order.validated", Outcome::Ok),
+            OrderStep::Finalized => ("order.finalized", Outcome::Ok),
+            OrderStep::Valid { .. } => ("order.valid", Outcome::Ok),
+            OrderStep::Failed { reason, .. } => (
+                "order.failed",
+                Outcome::Error {
+                    reason: reason.clone(),
+                },
+            ),
+        };
+        let order = self.order.to_string();
+        let event = NewAuditEvent {
+            at: (self.clock)(),
+            actor: Some(self.account),
+            subject: Some(self.account),
+            client_addr: None,
+            action,
+            target: Some(&order),
+            outcome,
+        };
+        self.store.append_audit(&event).await?;
         Ok(())
     }
 }

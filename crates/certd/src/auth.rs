@@ -79,11 +79,18 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 /// spends the nonce (so a replay fails even with a valid signature).
 pub async fn signed_device(
     state: &AppState,
+    addr: ClientAddr,
     method: &str,
     path: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Device, ApiError> {
+    // Before any lookup: a flood from one address never reaches the database.
+    state
+        .0
+        .limits
+        .signing_per_addr
+        .hit(&addr.key(), state.now())?;
     let header = |name: &'static str| {
         headers
             .get(name)

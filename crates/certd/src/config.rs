@@ -86,6 +86,10 @@ pub struct AcmeSection {
     pub contact: String,
     /// The CA's domain for the CAA record at the apex (`letsencrypt.org`).
     pub caa_issuer: String,
+    /// This service's ACME account URL, to pin the CAA record to it (`accounturi`); certd
+    /// logs the URL when it first opens the account.
+    #[serde(default)]
+    pub caa_account_uri: Option<String>,
     /// PEM file of an extra root to trust for the ACME server (test CAs such as Pebble).
     #[serde(default)]
     pub extra_root: Option<PathBuf>,
@@ -161,6 +165,8 @@ pub struct Config {
     pub acme_contact: String,
     /// CAA issuer domain.
     pub caa_issuer: String,
+    /// CAA `accounturi`.
+    pub caa_account_uri: Option<String>,
     /// Extra root PEM path.
     pub acme_extra_root: Option<PathBuf>,
     /// EAB.
@@ -240,6 +246,7 @@ impl Config {
             acme_directory: AcmeDirectory(directory),
             acme_contact: file.acme.contact,
             caa_issuer: file.acme.caa_issuer,
+            caa_account_uri: file.acme.caa_account_uri,
             acme_extra_root: file.acme.extra_root.map(at),
             eab,
             store_url,

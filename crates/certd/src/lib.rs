@@ -54,7 +54,7 @@ pub fn zone_config(config: &config::Config) -> certd_dns::ZoneConfig {
         },
         caa: vec![certd_dns::CaaRecord {
             issuer: config.caa_issuer.clone(),
-            account_uri: None,
+            account_uri: config.caa_account_uri.clone(),
             dns01_only: true,
         }],
         answer_aaaa: config.answer_aaaa,

@@ -79,6 +79,10 @@ pub struct Limits {
     pub enroll_per_addr: Limiter,
     /// Signed requests per device.
     pub signing_per_device: Limiter,
+    /// Signed requests per client address.
+    pub signing_per_addr: Limiter,
+    /// Certificate requests per account.
+    pub signing_per_account: Limiter,
 }
 
 impl Default for Limits {
@@ -95,6 +99,8 @@ impl Default for Limits {
             login_failures_per_account: per(10, 15),
             enroll_per_addr: per(20, 60),
             signing_per_device: per(30, 60),
+            signing_per_addr: per(60, 60),
+            signing_per_account: per(10, 60),
         }
     }
 }

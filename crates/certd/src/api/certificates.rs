@@ -31,7 +31,15 @@ pub(crate) async fn create_certificate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let device = match signed_device(&state, "POST", "/api/v1/certificates", &headers, &body).await
+    let device = match signed_device(
+        &state,
+        addr,
+        "POST",
+        "/api/v1/certificates",
+        &headers,
+        &body,
+    )
+    .await
     {
         Ok(d) => d,
         Err(e) => {
@@ -60,11 +68,16 @@ async fn issue(
     fqdn: &str,
     body: &[u8],
 ) -> Result<serde_json::Value, ApiError> {
+    let now = state.now();
+    state
+        .0
+        .limits
+        .signing_per_account
+        .hit(&device.account_id.to_string(), now)?;
     let req: CertificateRequest =
         serde_json::from_slice(body).map_err(|e| ApiError::BadJson(e.to_string()))?;
     let der = pki::csr::csr_from_pem(&req.csr)?;
     pki::csr::check_csr(&der, fqdn)?;
-    let now = state.now();
     let week_ago = now - time::Duration::days(7);
     let issued = state
         .store()
@@ -91,7 +104,7 @@ async fn issue(
         )
         .await?;
     tracing::info!(order.id = %order.id, fqdn, "ordering a certificate");
-    let observer = StoreObserver::new(state, order.id);
+    let observer = StoreObserver::new(state, order.id, device.account_id);
     let issued = acme
         .issue(&der, fqdn, state.0.zone.as_ref(), &observer)
         .await?;

@@ -114,7 +114,7 @@ pub(crate) async fn get_device(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let result = signed_device(&state, "GET", "/api/v1/device", &headers, &body).await;
+    let result = signed_device(&state, addr, "GET", "/api/v1/device", &headers, &body).await;
     if let Err(e) = &result {
         // Refused signatures are security events: audit them without an actor.
         let refused: Result<(), ApiError> = Err(ApiError::BadSignature(e.to_string()));

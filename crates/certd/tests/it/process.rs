@@ -129,6 +129,19 @@ fn names_registered_over_http_resolve_to_loopback_and_survive_a_restart() {
         &jar,
     );
     assert_eq!(code, 201, "{body}");
+    let (code, body) = curl(
+        http,
+        "POST",
+        "/api/v1/api-keys",
+        r#"{"hostname":"kims-mac"}"#,
+        &jar,
+    );
+    assert_eq!(code, 201, "{body}");
+    let api_key: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let api_key = api_key["key"].as_str().unwrap().to_owned();
+    let session = std::fs::read_to_string(&jar).unwrap();
+    let session = session.split_whitespace().last().unwrap().to_owned();
+    assert!(session.starts_with("ses_"), "{session}");
 
     assert_eq!(dig(certd.dns, "kims-mac.certs.test", "A"), "127.0.0.1");
     assert_eq!(dig(certd.dns, "KIMS-MAC.certs.test", "A"), "127.0.0.1");

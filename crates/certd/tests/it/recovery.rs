@@ -42,7 +42,7 @@ async fn an_order_interrupted_after_its_challenge_is_completed_at_start() {
     )
     .await
     .unwrap();
-    let observer = certd::acme::StoreObserver::new(&certd.state, order.id);
+    let observer = certd::acme::StoreObserver::new(&certd.state, order.id, account);
     let store = certd.store.clone();
     tokio::select! {
         r = acme.issue(&der, "dev.certs.test", certd.zone.as_ref(), &observer) => panic!("the order should have been cut short: {r:?}"),

@@ -148,3 +148,33 @@ async fn enrollment_refuses_bad_keys_and_revoked_api_keys() {
         .await;
     assert_eq!(r.json, json!([]));
 }
+
+#[tokio::test]
+async fn a_device_flooding_signed_requests_is_limited() {
+    let certd = Certd::new().await;
+    let cookie = certd.user("rex").await;
+    let key = certd.hostname_and_key(&cookie, "rex-box").await;
+    let device = DeviceKey::generate().unwrap();
+    let id = enroll(&certd, &key, &device).await.json["device_id"]
+        .as_i64()
+        .unwrap();
+    for i in 0..30 {
+        let r = certd
+            .send(signed_get(&device, id, certd.now(), &format!("f{i}")))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "request {i}: {}", r.json);
+    }
+    let r = certd
+        .send(signed_get(&device, id, certd.now(), "f30"))
+        .await;
+    assert_eq!(
+        (r.status, code(&r)),
+        (StatusCode::TOO_MANY_REQUESTS, "CD7001")
+    );
+    assert!(r.headers.contains_key("retry-after"));
+    certd.advance(3601);
+    let r = certd
+        .send(signed_get(&device, id, certd.now(), "f31"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "the window passes");
+}
