@@ -74,7 +74,7 @@ pub fn run(config: config::Config) -> anyhow::Result<()> {
         let dsn = certd_store::Dsn::parse(&config.store_url)?;
         let store = certd_store::open(&dsn).await.context("cannot open the store")?;
         let zone = Arc::new(certd_dns::ZoneState::new(zone_config(&config))?);
-        zone.replace_all(store.list_all_labels().await?)?;
+        zone.replace_all(loadable_labels(store.list_all_labels().await?))?;
         tracing::info!(zone = %config.zone, names = zone.len(), "zone loaded");
         let udp = tokio::net::UdpSocket::bind(config.dns_listen)
             .await
@@ -120,6 +120,22 @@ pub fn run(config: config::Config) -> anyhow::Result<()> {
         tracing::info!("aws-sso-certd stopped");
         anyhow::Ok(())
     })
+}
+
+/// The stored labels the zone can serve. A row that is not a valid label (the store checks
+/// on the way in, so only a tampered database has one) is logged and left out: it can make
+/// nothing resolve, and it must not keep every other name from resolving.
+pub fn loadable_labels(labels: Vec<String>) -> Vec<String> {
+    labels
+        .into_iter()
+        .filter(|l| {
+            let ok = certd_dns::Label::parse(l).is_ok();
+            if !ok {
+                tracing::error!(label = %l.escape_debug(), "ignoring an invalid hostname stored in the database");
+            }
+            ok
+        })
+        .collect()
 }
 
 /// The ACME client of the configuration (opened on first use).

@@ -190,3 +190,65 @@ fn a_broken_config_is_refused_with_its_reason() {
     assert!(!out.status.success());
     assert!(err.contains("unknown field `bogus`"), "{err}");
 }
+
+#[test]
+fn rows_written_straight_into_the_database_cannot_point_a_name_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (http, dns) = (testkit::ports::free_port(), testkit::ports::free_port());
+    let mut certd = start(dir.path(), http, dns);
+    let jar = dir.path().join("cookies");
+    curl(
+        http,
+        "POST",
+        "/api/v1/accounts",
+        r#"{"username":"lou","password":"a long and unusual phrase","email":"lou@example.org"}"#,
+        &jar,
+    );
+    curl(
+        http,
+        "POST",
+        "/api/v1/session",
+        r#"{"username":"lou","password":"a long and unusual phrase"}"#,
+        &jar,
+    );
+    let (code, _) = curl(
+        http,
+        "POST",
+        "/api/v1/hostnames",
+        r#"{"name":"lou-box"}"#,
+        &jar,
+    );
+    assert_eq!(code, 201);
+    assert!(certd.child.terminate_and_wait().success());
+
+    // An attacker with write access to the database adds rows of every shape.
+    let db = dir.path().join("data/certd.sqlite");
+    let sql = "INSERT INTO hostnames (label, account_id, created_at) VALUES \
+        ('evil', 1, 0), ('10.0.0.1', 1, 0), ('a.b', 1, 0), ('x y', 1, 0), ('-bad', 1, 0);";
+    let out = Command::new("sqlite3")
+        .arg(&db)
+        .arg(sql)
+        .output()
+        .expect("sqlite3 (apt package sqlite3)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let certd = start(dir.path(), http, dns);
+    assert_eq!(
+        dig(certd.dns, "evil.certs.test", "A"),
+        "127.0.0.1",
+        "a stored name only ever gets loopback"
+    );
+    assert_eq!(
+        dig(certd.dns, "lou-box.certs.test", "A"),
+        "127.0.0.1",
+        "valid names keep resolving"
+    );
+    assert_eq!(dig(certd.dns, "10.0.0.1.certs.test", "A"), "");
+    assert_eq!(dig(certd.dns, "a.b.certs.test", "A"), "");
+    assert_eq!(dig(certd.dns, "evil.certs.test", "CNAME"), "");
+    assert_eq!(dig(certd.dns, "evil.certs.test", "NS"), "");
+}
