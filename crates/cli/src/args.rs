@@ -65,6 +65,90 @@ pub enum SetupEcsCommand {
     Auth(AuthArgs),
     /// Import, print or delete the ECS server's TLS certificate and key.
     Ssl(SslArgs),
+    /// Get the ECS server's certificate from the certificate service (or your own CA).
+    Cert {
+        /// What to do.
+        #[command(subcommand)]
+        what: CertCommand,
+    },
+}
+
+/// `aws-sso setup ecs cert ...`
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Check and store the name the certificate is for (it must resolve to loopback).
+    Fqdn(CertFqdnArgs),
+    /// Enroll a new device key with the certificate service, using a one-time API key.
+    ApiKey(CertApiKeyArgs),
+    /// Make a new key, have the service sign a certificate for it, and store both.
+    SignCsr(CertSignCsrArgs),
+    /// Make a new key and write only its CSR, for your own CA.
+    ExportCsr(CertExportCsrArgs),
+    /// Store a certificate chain from your own CA for the key `export-csr` made.
+    Load(CertLoadArgs),
+    /// Show the name, the DNS check, the certificate and its renewal window.
+    Status,
+}
+
+/// `aws-sso setup ecs cert export-csr`
+#[derive(Debug, Args)]
+pub struct CertExportCsrArgs {
+    /// Write the CSR here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `aws-sso setup ecs cert load`
+#[derive(Debug, Args)]
+pub struct CertLoadArgs {
+    /// PEM file with the certificate chain, leaf first.
+    pub file: PathBuf,
+}
+
+/// `aws-sso setup ecs cert fqdn`
+#[derive(Debug, Args)]
+pub struct CertFqdnArgs {
+    /// The name, e.g. `mybox.aws-sso-cli.org`.
+    pub fqdn: String,
+    /// The certificate service's URL.
+    #[arg(long, value_name = "URL")]
+    pub service: Option<String>,
+}
+
+/// Where the certificate service is and which extra CA to trust for it.
+#[derive(Debug, Args, Clone)]
+pub struct CertServiceArgs {
+    /// A PEM file with a CA to trust for the service besides the platform's roots; also
+    /// AWS_SSO_CERTD_CA.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `aws-sso setup ecs cert api-key`
+#[derive(Debug, Args)]
+pub struct CertApiKeyArgs {
+    /// The one-time API key from the service's web page (it is never stored).
+    #[arg(value_parser = secret_arg)]
+    pub key: secrecy::SecretString,
+    /// The service.
+    #[command(flatten)]
+    pub service: CertServiceArgs,
+}
+
+/// A secret argument: redacted in `Debug`.
+fn secret_arg(s: &str) -> Result<secrecy::SecretString, std::convert::Infallible> {
+    Ok(secrecy::SecretString::from(s.to_owned()))
+}
+
+/// `aws-sso setup ecs cert sign-csr`
+#[derive(Debug, Args)]
+pub struct CertSignCsrArgs {
+    /// Get a new certificate even if the stored one is not due for renewal.
+    #[arg(long)]
+    pub force: bool,
+    /// The service.
+    #[command(flatten)]
+    pub service: CertServiceArgs,
 }
 
 /// `aws-sso setup ecs auth`

@@ -10,6 +10,16 @@ pub const ECS_BEARER_TOKEN: &str = "ecs-bearer-token";
 pub const ECS_SSL_KEY: &str = "ecs-ssl-key";
 /// The ECS server's certificate chain (PEM, leaf first).
 pub const ECS_SSL_CERT: &str = "ecs-ssl-cert";
+/// The name the ECS server's certificate is for (`aws-sso setup ecs cert fqdn`).
+pub const ECS_CERT_FQDN: &str = "ecs-cert-fqdn";
+/// The certificate service's base URL.
+pub const CERTD_SERVICE_URL: &str = "certd-service-url";
+/// The device key enrolled with the certificate service (PKCS#8 DER, hex).
+pub const CERTD_DEVICE_KEY: &str = "certd-device-key";
+/// The enrolled device's id at the certificate service.
+pub const CERTD_DEVICE_ID: &str = "certd-device-id";
+/// A key made by `cert export-csr`, waiting for `cert load` (PEM).
+pub const ECS_CERT_PENDING_KEY: &str = "ecs-cert-pending-key";
 
 /// The stored bearer token, checked.
 pub fn bearer_token(store: &dyn SecureStore) -> anyhow::Result<Option<ecs::BearerToken>> {

@@ -2,6 +2,7 @@
 //! definitions, configuration, the SecureStore items it keeps, and one module per command.
 
 pub mod args;
+pub mod certd_client;
 pub mod commands;
 pub mod config;
 pub mod items;

@@ -16,6 +16,7 @@ pub fn dispatch(args: Cli) -> anyhow::Result<ExitCode> {
         } => match what {
             SetupEcsCommand::Auth(a) => setup::ecs_auth::run(&a),
             SetupEcsCommand::Ssl(a) => setup::ecs_ssl::run(&a, mode),
+            SetupEcsCommand::Cert { what } => setup::cert::run(what, mode),
         },
         Command::Ecs { what } => match what {
             EcsCommand::Server(a) => ecs::server::run(&a),

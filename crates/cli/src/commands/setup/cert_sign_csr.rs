@@ -1,0 +1,122 @@
+//! `aws-sso setup ecs cert sign-csr [--force]`: a fresh P-256 key, a CSR whose only name is
+//! the configured name, signed by the enrolled device and posted to the certificate
+//! service; the returned chain is checked (names the name, matches the key, valid now)
+//! before key and chain are stored for the ECS server.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::cert;
+use crate::args::CertSignCsrArgs;
+use crate::config::Config;
+use crate::items::{ECS_SSL_CERT, ECS_SSL_KEY};
+use crate::out;
+
+/// Runs the command.
+pub fn run(args: &CertSignCsrArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load()?;
+    let store = config.open_store()?;
+    let fqdn = cert::stored_fqdn(store.as_ref())?;
+    if !args.force
+        && let Some(until) = not_due(store.as_ref(), &fqdn)
+    {
+        out::note(&format!(
+            "The stored certificate for {fqdn} is valid and not due for renewal until {}; \
+             nothing to do (use --force to get a new one anyway; the CA allows 5 duplicates a week).",
+            wire::ecs::rfc3339_z(until)
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (device, device_id) = cert::device(store.as_ref())?;
+    let client = cert::client(store.as_ref(), &args.service)?;
+
+    out::note(&format!(
+        "Generating a new P-256 key and a CSR for {fqdn}..."
+    ));
+    let (key_pem, csr_pem) = new_key_and_csr(&fqdn)?;
+    out::note(&format!(
+        "Asking {} for a certificate (the CA validates the name through DNS)...",
+        client.base_url()
+    ));
+    let started = Instant::now();
+    let issued = crate::commands::block_on(async {
+        let call = client.sign_csr(&device, device_id, &csr_pem);
+        tokio::pin!(call);
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                r = &mut call => break r,
+                _ = tick.tick() => out::note(&format!(
+                    "  still waiting for the CA ({}s)...",
+                    started.elapsed().as_secs()
+                )),
+            }
+        }
+    })??;
+    out::note(&format!(
+        "Received certificate {} after {:.1}s; checking it...",
+        issued.serial,
+        started.elapsed().as_secs_f64()
+    ));
+    let info = cert::check_chain(&issued.chain_pem, key_pem.expose_secret(), &fqdn)
+        .context("refusing the certificate the service returned; nothing was stored")?;
+    store
+        .set(ECS_SSL_KEY, &key_pem)
+        .context("cannot store the private key")?;
+    store
+        .set(ECS_SSL_CERT, &SecretString::from(issued.chain_pem))
+        .context("cannot store the certificate")?;
+    out::note(&format!(
+        "Stored the certificate for {fqdn} (issuer {}, serial {}, expires {}, renew from {}) and its key in {}.",
+        info.issuer,
+        info.serial_hex,
+        wire::ecs::rfc3339_z(info.not_after),
+        wire::ecs::rfc3339_z(cert::renewal_from(&info)),
+        store.describe()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// When the stored certificate is for `fqdn`, matches its key, is valid and outside its
+/// renewal window: the start of that window.
+fn not_due(store: &dyn securestore::SecureStore, fqdn: &str) -> Option<time::OffsetDateTime> {
+    let chain = store.get(ECS_SSL_CERT).ok()??;
+    let key = store.get(ECS_SSL_KEY).ok()??;
+    let info = cert::check_chain(chain.expose_secret(), key.expose_secret(), fqdn).ok()?;
+    let from = cert::renewal_from(&info);
+    (time::OffsetDateTime::now_utc() < from).then_some(from)
+}
+
+/// A fresh P-256 key (PKCS#8 PEM, secret) and a CSR naming only `fqdn` (no CN).
+pub fn new_key_and_csr(fqdn: &str) -> anyhow::Result<(SecretString, String)> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|_| anyhow::anyhow!("cannot generate a P-256 key"))?;
+    let mut params = rcgen::CertificateParams::new(vec![fqdn.to_owned()])
+        .map_err(|e| anyhow::anyhow!("cannot build a CSR for {fqdn}: {e}"))?;
+    // rcgen puts a placeholder CN in by default; the service wants the SAN only.
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let csr = params
+        .serialize_request(&key)
+        .and_then(|c| c.pem())
+        .map_err(|e| anyhow::anyhow!("cannot build the CSR: {e}"))?;
+    Ok((SecretString::from(key.serialize_pem()), csr))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn cert_csr_names_only_the_fqdn() {
+        let (key, csr) = new_key_and_csr("box.certs.test").unwrap();
+        assert!(key.expose_secret().contains("PRIVATE KEY"));
+        let der = pki::csr::csr_from_pem(&csr).unwrap();
+        pki::csr::check_csr(&der, "box.certs.test").unwrap();
+        assert!(pki::csr::check_csr(&der, "other.certs.test").is_err());
+    }
+}
