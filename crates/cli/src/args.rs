@@ -88,6 +88,17 @@ pub enum CertCommand {
     Load(CertLoadArgs),
     /// Show the name, the DNS check, the certificate and its renewal window.
     Status,
+    /// Get a new certificate if the stored one is in its renewal window (the last third of
+    /// its lifetime) or expired; otherwise say when it will be due.
+    Renew(CertRenewArgs),
+}
+
+/// `aws-sso setup ecs cert renew`
+#[derive(Debug, Args)]
+pub struct CertRenewArgs {
+    /// The service.
+    #[command(flatten)]
+    pub service: CertServiceArgs,
 }
 
 /// `aws-sso setup ecs cert export-csr`

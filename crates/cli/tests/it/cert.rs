@@ -4,13 +4,16 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
+use cli::items;
 use http_body_util::BodyExt;
+use securestore::{ExposeSecret, FileStore, PasswordSource, SecureStore};
 use serde_json::{Value, json};
 use testkit::pebble::{Pebble, PebbleOptions};
 use tower::ServiceExt;
@@ -136,8 +139,21 @@ impl World {
         cookie: Option<&str>,
         body: Value,
     ) -> (StatusCode, Value, Option<String>) {
+        self.request("POST", path, cookie, body)
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value, Option<String>) {
         self.rt.block_on(async {
-            let mut req = Request::post(path).header("content-type", "application/json");
+            let mut req = Request::builder()
+                .method(method)
+                .uri(path)
+                .header("content-type", "application/json");
             if let Some(c) = cookie {
                 req = req.header("cookie", c);
             }
@@ -163,6 +179,12 @@ impl World {
 
     /// An account with `label` registered and a one-time API key for it.
     fn api_key(&self, user: &str, label: &str) -> String {
+        self.account_with_key(user, label).0
+    }
+
+    /// An account with `label` registered: a one-time API key for it and the account's
+    /// session cookie.
+    fn account_with_key(&self, user: &str, label: &str) -> (String, String) {
         let pw = "a long and unusual phrase";
         let (s, j, _) = self.call(
             "/api/v1/accounts",
@@ -185,8 +207,123 @@ impl World {
             json!({"hostname": label}),
         );
         assert_eq!(s, StatusCode::CREATED, "{j}");
-        j["key"].as_str().unwrap().to_owned()
+        (j["key"].as_str().unwrap().to_owned(), cookie)
     }
+
+    /// A user with `<label>.<zone>` and this service stored (straight into the SecureStore,
+    /// skipping the DNS check) and a device enrolled; returns it, the name and the
+    /// account's session cookie.
+    fn enrolled_user(&self, username: &str, label: &str) -> (User, String, String) {
+        let user = User::new();
+        let fqdn = format!("{label}.{ZONE}");
+        set_item(&user, items::ECS_CERT_FQDN, &fqdn);
+        set_item(&user, items::CERTD_SERVICE_URL, &self.url);
+        let (key, cookie) = self.account_with_key(username, label);
+        user.ok(&["setup", "ecs", "cert", "api-key", &key]);
+        (user, fqdn, cookie)
+    }
+}
+
+/// The user's SecureStore, opened the way aws-sso opens it in the test home.
+fn store(user: &User) -> FileStore {
+    FileStore::new(
+        user.home.config_dir().join("aws-sso"),
+        PasswordSource::Given(user.home.file_password().to_owned().into()),
+        Some(10),
+    )
+    .unwrap()
+}
+
+fn set_item(user: &User, name: &str, value: &str) {
+    store(user).set(name, &value.to_owned().into()).unwrap();
+}
+
+fn get_item(user: &User, name: &str) -> Option<String> {
+    store(user)
+        .get(name)
+        .unwrap()
+        .map(|v| v.expose_secret().to_owned())
+}
+
+/// Every item the certificate commands keep, and the stored chain as `ssl --print` shows it.
+/// Compared, never printed: the keys are secrets.
+#[derive(PartialEq)]
+struct Snapshot {
+    items: Vec<Option<String>>,
+    printed: String,
+}
+
+fn snapshot(user: &User) -> Snapshot {
+    let store = store(user);
+    let items = [
+        items::ECS_SSL_CERT,
+        items::ECS_SSL_KEY,
+        items::ECS_CERT_FQDN,
+        items::CERTD_SERVICE_URL,
+        items::CERTD_DEVICE_KEY,
+        items::CERTD_DEVICE_ID,
+        items::ECS_CERT_PENDING_KEY,
+    ]
+    .iter()
+    .map(|n| store.get(n).unwrap().map(|v| v.expose_secret().to_owned()))
+    .collect();
+    let printed = user
+        .ok(&["setup", "ecs", "ssl", "--print", "--output", "json"])
+        .stdout;
+    Snapshot { items, printed }
+}
+
+fn assert_unchanged(user: &User, before: &Snapshot, what: &str) {
+    assert!(snapshot(user) == *before, "{what} changed the stored items");
+}
+
+/// A fresh P-256 key and a self-signed certificate for `fqdn` valid between the two times.
+fn own_cert(
+    fqdn: &str,
+    not_before: time::OffsetDateTime,
+    not_after: time::OffsetDateTime,
+) -> (String, String) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![fqdn.to_owned()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "own test ca");
+    params.not_before = not_before;
+    params.not_after = not_after;
+    let cert = params.self_signed(&key).unwrap();
+    (key.serialize_pem(), cert.pem())
+}
+
+/// Runs `aws-sso ecs server` expecting it to refuse to start (within 30 s).
+fn server_refuses(user: &User) -> Run {
+    let port = testkit::ports::free_port().to_string();
+    let mut child = user
+        .command(&["ecs", "server", "--port", &port])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the ECS server started: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r: Run = child.wait_with_output().unwrap().into();
+    assert!(!r.ok, "the ECS server exited successfully: {}", r.stderr);
+    r
+}
+
+fn renew_json(user: &User) -> Value {
+    let r = user.ok(&["setup", "ecs", "cert", "renew", "--output", "json"]);
+    serde_json::from_str(&r.stdout).unwrap()
 }
 
 /// Runs `aws-sso <args>` with a private /etc/hosts (a mount namespace of its own).
@@ -406,4 +543,201 @@ fn openssl(dir: &Path, script: &str) {
         "{script}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn cert_renew_waits_for_the_window_then_renews_through_pebble() {
+    let w = World::start();
+    let (user, fqdn, _) = w.enrolled_user("rena", "renew");
+    user.ok(&["setup", "ecs", "cert", "sign-csr"]);
+    let serial = stored_serial(&user);
+
+    // Fresh: nothing happens, and it says when it will be due.
+    let v = renew_json(&user);
+    assert_eq!(v["due"], false, "{v}");
+    assert_eq!(v["renewed"], false, "{v}");
+    let printed: Value = serde_json::from_str(
+        &user
+            .ok(&["setup", "ecs", "ssl", "--print", "--output", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["not_after"], printed["not_after"], "{v}");
+    assert!(v["renewal_start"].as_str().unwrap() < v["not_after"].as_str().unwrap());
+    assert_eq!(stored_serial(&user), serial);
+    let r = user.ok(&["setup", "ecs", "cert", "renew"]);
+    assert!(
+        r.stdout.contains("not due for renewal until"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(stored_serial(&user), serial);
+
+    // A certificate valid for 3 days that started 2.5 days ago: its window has started.
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
+    let (key, chain) = own_cert(
+        &fqdn,
+        now - time::Duration::hours(60),
+        now + time::Duration::hours(12),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (kf, cf) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    std::fs::write(&kf, key).unwrap();
+    std::fs::write(&cf, chain).unwrap();
+    user.ok(&[
+        "setup",
+        "ecs",
+        "ssl",
+        "--certificate",
+        cf.to_str().unwrap(),
+        "--private-key",
+        kf.to_str().unwrap(),
+    ]);
+    let old = stored_serial(&user);
+    assert_ne!(old, serial);
+    let v = renew_json(&user);
+    assert_eq!(v["due"], true, "{v}");
+    assert_eq!(v["renewed"], true, "{v}");
+    let new = stored_serial(&user);
+    assert!(new != old && new != serial, "a new certificate is stored");
+    let printed: Value = serde_json::from_str(
+        &user
+            .ok(&["setup", "ecs", "ssl", "--print", "--output", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_ne!(printed["issuer"], "CN=own test ca", "{printed}");
+    assert_eq!(printed["dns_names"], json!([fqdn]));
+    assert_eq!(v["not_after"], printed["not_after"], "{v}");
+    // And the new one is not due.
+    assert_eq!(renew_json(&user)["renewed"], false);
+    assert_eq!(stored_serial(&user), new);
+
+    // Expired (`ssl` and `load` refuse one, so straight into the SecureStore): renewed too.
+    let ended = now - time::Duration::hours(1);
+    let (key, chain) = own_cert(&fqdn, now - time::Duration::days(3), ended);
+    set_item(&user, items::ECS_SSL_KEY, &key);
+    set_item(&user, items::ECS_SSL_CERT, &chain);
+    let r = user.ok(&["setup", "ecs", "cert", "renew", "--output", "json"]);
+    assert!(
+        r.stderr
+            .contains(&format!("it expired on {}", wire::ecs::rfc3339_z(ended))),
+        "{}",
+        r.stderr
+    );
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        (&v["due"], &v["renewed"]),
+        (&json!(true), &json!(true)),
+        "{v}"
+    );
+    let printed: Value = serde_json::from_str(
+        &user
+            .ok(&["setup", "ecs", "ssl", "--print", "--output", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_ne!(printed["issuer"], "CN=own test ca", "{printed}");
+    assert!(!r.stderr.contains("PRIVATE KEY") && !r.stdout.contains("PRIVATE KEY"));
+}
+
+#[test]
+fn cert_refusals_by_the_service_store_nothing() {
+    let w = World::start();
+    let (user, fqdn, cookie) = w.enrolled_user("rafa", "mine");
+    user.ok(&["setup", "ecs", "cert", "sign-csr"]);
+
+    // A CSR for a name of another account: the service refuses it.
+    w.api_key("olga", "theirs");
+    set_item(&user, items::ECS_CERT_FQDN, &format!("theirs.{ZONE}"));
+    let before = snapshot(&user);
+    let r = user.fails(&["setup", "ecs", "cert", "sign-csr"]);
+    assert!(
+        r.stderr
+            .contains("the certificate service refused the signing")
+            && r.stderr.contains("CD8001"),
+        "{}",
+        r.stderr
+    );
+    assert_unchanged(&user, &before, "a refused CSR");
+    set_item(&user, items::ECS_CERT_FQDN, &fqdn);
+
+    // The service unreachable.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{closed}");
+    set_item(&user, items::CERTD_SERVICE_URL, &url);
+    let before = snapshot(&user);
+    let r = user.fails(&["setup", "ecs", "cert", "sign-csr", "--force"]);
+    assert!(
+        r.stderr
+            .contains(&format!("cannot reach the certificate service at {url}")),
+        "{}",
+        r.stderr
+    );
+    assert_unchanged(&user, &before, "an unreachable service");
+    set_item(&user, items::CERTD_SERVICE_URL, &w.url);
+
+    // A revoked device.
+    let id = get_item(&user, items::CERTD_DEVICE_ID).unwrap();
+    let (s, j, _) = w.request(
+        "DELETE",
+        &format!("/api/v1/devices/{id}"),
+        Some(&cookie),
+        Value::Null,
+    );
+    assert_eq!(s, StatusCode::NO_CONTENT, "{j}");
+    let before = snapshot(&user);
+    let r = user.fails(&["setup", "ecs", "cert", "sign-csr", "--force"]);
+    assert!(
+        r.stderr.contains("CD5002") && r.stderr.contains("unknown or revoked"),
+        "{}",
+        r.stderr
+    );
+    assert_unchanged(&user, &before, "a revoked device");
+}
+
+#[test]
+fn cert_ecs_server_refuses_an_expired_or_mismatched_certificate() {
+    let user = User::new();
+    user.generate_token();
+    let fqdn = format!("dev.{ZONE}");
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
+
+    // Expired: `load` and `ssl` refuse one, so it goes straight into the SecureStore.
+    let ended = now - time::Duration::days(1);
+    let (key, chain) = own_cert(&fqdn, now - time::Duration::days(4), ended);
+    set_item(&user, items::ECS_SSL_KEY, &key);
+    set_item(&user, items::ECS_SSL_CERT, &chain);
+    let r = server_refuses(&user);
+    assert!(
+        r.stderr.contains(&format!(
+            "certificate that expired on {}",
+            wire::ecs::rfc3339_z(ended)
+        )),
+        "{}",
+        r.stderr
+    );
+
+    // Valid, but stored with another key.
+    let (_, chain) = own_cert(
+        &fqdn,
+        now - time::Duration::hours(1),
+        now + time::Duration::days(1),
+    );
+    set_item(&user, items::ECS_SSL_CERT, &chain);
+    let r = server_refuses(&user);
+    assert!(
+        r.stderr
+            .contains("the certificate does not match the private key"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("PRIVATE KEY"), "{}", r.stderr);
 }

@@ -20,6 +20,7 @@ pub fn run(what: CertCommand, mode: OutputMode) -> anyhow::Result<ExitCode> {
         CertCommand::ExportCsr(a) => super::cert_export_csr::run(&a),
         CertCommand::Load(a) => super::cert_load::run(&a),
         CertCommand::Status => super::cert_status::run(mode),
+        CertCommand::Renew(a) => super::cert_renew::run(&a, mode),
     }
 }
 

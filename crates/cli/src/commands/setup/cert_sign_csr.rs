@@ -10,7 +10,7 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::cert;
-use crate::args::CertSignCsrArgs;
+use crate::args::{CertServiceArgs, CertSignCsrArgs};
 use crate::config::Config;
 use crate::items::{ECS_SSL_CERT, ECS_SSL_KEY};
 use crate::out;
@@ -30,13 +30,25 @@ pub fn run(args: &CertSignCsrArgs) -> anyhow::Result<ExitCode> {
         ));
         return Ok(ExitCode::SUCCESS);
     }
-    let (device, device_id) = cert::device(store.as_ref())?;
-    let client = cert::client(store.as_ref(), &args.service)?;
+    issue_and_store(store.as_ref(), &fqdn, &args.service)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Gets a new certificate for `fqdn` from the configured service (a fresh key, a signed
+/// CSR, progress while the CA works), checks the chain and stores key and chain; returns
+/// the stored leaf's details. Nothing is stored unless everything succeeded.
+pub(crate) fn issue_and_store(
+    store: &dyn securestore::SecureStore,
+    fqdn: &str,
+    service: &CertServiceArgs,
+) -> anyhow::Result<pki::CertInfo> {
+    let (device, device_id) = cert::device(store)?;
+    let client = cert::client(store, service)?;
 
     out::note(&format!(
         "Generating a new P-256 key and a CSR for {fqdn}..."
     ));
-    let (key_pem, csr_pem) = new_key_and_csr(&fqdn)?;
+    let (key_pem, csr_pem) = new_key_and_csr(fqdn)?;
     out::note(&format!(
         "Asking {} for a certificate (the CA validates the name through DNS)...",
         client.base_url()
@@ -62,7 +74,7 @@ pub fn run(args: &CertSignCsrArgs) -> anyhow::Result<ExitCode> {
         issued.serial,
         started.elapsed().as_secs_f64()
     ));
-    let info = cert::check_chain(&issued.chain_pem, key_pem.expose_secret(), &fqdn)
+    let info = cert::check_chain(&issued.chain_pem, key_pem.expose_secret(), fqdn)
         .context("refusing the certificate the service returned; nothing was stored")?;
     store
         .set(ECS_SSL_KEY, &key_pem)
@@ -78,12 +90,15 @@ pub fn run(args: &CertSignCsrArgs) -> anyhow::Result<ExitCode> {
         wire::ecs::rfc3339_z(cert::renewal_from(&info)),
         store.describe()
     ));
-    Ok(ExitCode::SUCCESS)
+    Ok(info)
 }
 
 /// When the stored certificate is for `fqdn`, matches its key, is valid and outside its
 /// renewal window: the start of that window.
-fn not_due(store: &dyn securestore::SecureStore, fqdn: &str) -> Option<time::OffsetDateTime> {
+pub(crate) fn not_due(
+    store: &dyn securestore::SecureStore,
+    fqdn: &str,
+) -> Option<time::OffsetDateTime> {
     let chain = store.get(ECS_SSL_CERT).ok()??;
     let key = store.get(ECS_SSL_KEY).ok()??;
     let info = cert::check_chain(chain.expose_secret(), key.expose_secret(), fqdn).ok()?;

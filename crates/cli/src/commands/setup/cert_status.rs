@@ -100,7 +100,7 @@ pub fn run(mode: OutputMode) -> anyhow::Result<ExitCode> {
             let state = if let Some(p) = c["problem"].as_str() {
                 format!("UNUSABLE: {p}")
             } else if c["due"] == true {
-                "due for renewal: aws-sso setup ecs cert sign-csr".to_owned()
+                "due for renewal: aws-sso setup ecs cert renew".to_owned()
             } else {
                 "ok".to_owned()
             };
