@@ -9,11 +9,19 @@ use wire::ecs::{LoadRequest, RoleCredentials};
 
 /// Resolves `profile` and returns the body that loads its credentials into the server.
 pub async fn resolve(profile: &str) -> anyhow::Result<LoadRequest> {
-    // The profile's region (or AWS_REGION...) signs the STS and SSO calls of the chain;
-    // STS is global, so us-east-1 stands in when nothing names one.
-    let region = aws_config::default_provider::region::DefaultRegionChain::builder()
-        .profile_name(profile)
-        .build()
+    // The profile's region (or AWS_REGION / AWS_DEFAULT_REGION) signs the STS and SSO
+    // calls of the chain. Instance metadata is not asked: this runs on a developer's
+    // machine. STS is global, so us-east-1 stands in when nothing names one.
+    use aws_config::meta::region::RegionProviderChain;
+    let chain = RegionProviderChain::first_try(
+        aws_config::environment::region::EnvironmentVariableRegionProvider::new(),
+    )
+    .or_else(
+        aws_config::profile::ProfileFileRegionProvider::builder()
+            .profile_name(profile)
+            .build(),
+    );
+    let region = chain
         .region()
         .await
         .unwrap_or_else(|| aws_config::Region::from_static("us-east-1"));
