@@ -167,10 +167,20 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (code, status) = self.code_status();
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(error.code = code, cause = %cause, "request failed");
-        } else {
-            tracing::info!(error.code = code, http.status = status.as_u16(), "{self}");
+        match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error.code = code, cause = %cause, "request failed");
+            }
+            // The parser's message can quote what the client sent (a password in the
+            // wrong field): the client sees it, the log does not.
+            ApiError::BadJson(_) => {
+                tracing::info!(
+                    error.code = code,
+                    http.status = status.as_u16(),
+                    "invalid JSON body"
+                );
+            }
+            _ => tracing::info!(error.code = code, http.status = status.as_u16(), "{self}"),
         }
         let body = serde_json::json!({"error": {"code": code, "message": self.to_string()}});
         let mut resp = (status, Json(body)).into_response();
