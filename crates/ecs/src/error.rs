@@ -73,7 +73,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        tracing::debug!(http.status = status.as_u16(), "{self}");
+        match &self {
+            // serde's message can quote the body, and the body carries credentials: the
+            // client sees it, the log does not.
+            ApiError::BadJson(_) => {
+                tracing::debug!(http.status = status.as_u16(), "invalid JSON body")
+            }
+            _ => tracing::debug!(http.status = status.as_u16(), "{self}"),
+        }
         (
             status,
             Json(Message::new(status.as_u16(), self.to_string())),

@@ -20,14 +20,14 @@ use tower::ServiceExt;
 
 use crate::harness::{Run, User};
 
-const ZONE: &str = "certs.test";
+pub(crate) const ZONE: &str = "certs.test";
 
 /// certd on a real port, with its DNS and Pebble, on a runtime of its own.
-struct World {
+pub(crate) struct World {
     rt: tokio::runtime::Runtime,
     app: axum::Router,
     url: String,
-    _pebble: Pebble,
+    pub(crate) _pebble: Pebble,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -56,7 +56,7 @@ fn zone_config() -> certd_dns::ZoneConfig {
 }
 
 impl World {
-    fn start() -> World {
+    pub(crate) fn start() -> World {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -213,7 +213,7 @@ impl World {
     /// A user with `<label>.<zone>` and this service stored (straight into the SecureStore,
     /// skipping the DNS check) and a device enrolled; returns it, the name and the
     /// account's session cookie.
-    fn enrolled_user(&self, username: &str, label: &str) -> (User, String, String) {
+    pub(crate) fn enrolled_user(&self, username: &str, label: &str) -> (User, String, String) {
         let user = User::new();
         let fqdn = format!("{label}.{ZONE}");
         set_item(&user, items::ECS_CERT_FQDN, &fqdn);

@@ -5,5 +5,6 @@ mod cert;
 mod docker;
 mod harness;
 mod profiles;
+mod remote;
 mod sdk;
 mod setup;

@@ -170,8 +170,27 @@ fn sdks_fetch_over_http_with_token_and_token_file() {
         assert!(rust_sdk_fetch(&env).is_err());
     }
 
+    // A credential in a field of the wrong type: the JSON error quotes it back to the
+    // client, never into the log.
+    let misplaced = "wJalrXUtnFEMI-misplaced-secret";
+    let body = format!(
+        r#"{{"ProfileName":"p","Creds":{{"accountId":"{misplaced}","accessKeyId":"A","secretAccessKey":"s"}}}}"#
+    );
+    let mut conn = std::net::TcpStream::connect(server.addr()).unwrap();
+    write!(conn, "PUT / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {bearer}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut conn, &mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400") && answer.contains("Invalid JSON body"),
+        "{answer}"
+    );
+
     // Nothing secret reached the server's debug log.
     let log = server.stop();
+    assert!(
+        !log.contains(misplaced),
+        "a misplaced credential reached the log"
+    );
     assert!(log.contains("loaded default credentials"), "{log}");
     for secret_text in [&bearer, &secret, &session] {
         assert!(
