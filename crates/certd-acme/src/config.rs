@@ -117,12 +117,13 @@ impl fmt::Debug for ExternalAccountBinding {
     }
 }
 
-/// The default order polling: first look after 100 ms, then 1.5 times longer each time
-/// (0.1, 0.15, 0.23, 0.34 s...), for at most two minutes. Let's Encrypt validates DNS-01
-/// in a few seconds.
+/// The default order polling: first look after 20 ms, then 1.8 times longer each time
+/// (0.02, 0.036, 0.065, 0.12, 0.21, 0.38, 0.68, 1.2 s...), for at most two minutes. A CA
+/// that validates at once (Pebble, a reused authorization) answers on the first look; Let's
+/// Encrypt's few seconds of DNS-01 validation cost about ten polls, far below its limits.
 pub const DEFAULT_POLL: RetryPolicy = RetryPolicy::new()
-    .initial_delay(Duration::from_millis(100))
-    .backoff(1.5)
+    .initial_delay(Duration::from_millis(20))
+    .backoff(1.8)
     .timeout(Duration::from_secs(120));
 
 /// How long one HTTP exchange with the CA may take (connect, and response headers).

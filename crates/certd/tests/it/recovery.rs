@@ -1,13 +1,29 @@
 //! Interrupted orders settled at start, housekeeping, and the zone's weekly budget.
 
-use std::time::Duration;
-
 use axum::http::StatusCode;
 use certd_store::{NewCertificate, NewOrder, OrderState, OrderUpdate};
 use serde_json::json;
 
 use crate::harness::{Certd, code};
 use crate::issue::{csr_pem, enrolled, signed_post, world};
+
+/// Records like certd, then "dies" right after the challenge is published: the future
+/// never completes and the test drops it, as a killed process would leave the order.
+struct CrashAfterChallenge {
+    inner: certd::acme::StoreObserver,
+    crashed: tokio::sync::Notify,
+}
+
+impl certd_acme::OrderObserver for CrashAfterChallenge {
+    async fn record(&self, step: &certd_acme::OrderStep) -> Result<(), certd_acme::BoxError> {
+        self.inner.record(step).await?;
+        if matches!(step, certd_acme::OrderStep::ChallengePublished { .. }) {
+            self.crashed.notify_one();
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+}
 
 #[tokio::test]
 async fn an_order_interrupted_after_its_challenge_is_completed_at_start() {
@@ -42,19 +58,13 @@ async fn an_order_interrupted_after_its_challenge_is_completed_at_start() {
     )
     .await
     .unwrap();
-    let observer = certd::acme::StoreObserver::new(&certd.state, order.id, account);
-    let store = certd.store.clone();
+    let observer = CrashAfterChallenge {
+        inner: certd::acme::StoreObserver::new(&certd.state, order.id, account),
+        crashed: tokio::sync::Notify::new(),
+    };
     tokio::select! {
         r = acme.issue(&der, "dev.certs.test", certd.zone.as_ref(), &observer) => panic!("the order should have been cut short: {r:?}"),
-        () = async {
-            loop {
-                let o = store.get_order(order.id).await.unwrap();
-                if o.acme_order_url.is_some() && o.state != OrderState::Pending {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        } => {}
+        () = observer.crashed.notified() => {}
     }
     let stored = certd.store.get_order(order.id).await.unwrap();
     assert!(
