@@ -2,8 +2,7 @@
 //! `credential_process`, an assume-role chain and an SSO session (against local stand-ins
 //! for STS and the SSO portal, since AWS itself cannot be reached from tests).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use testkit::sdk::python_sdk_fetch;
@@ -115,40 +114,11 @@ fn a_failing_profile_is_reported_and_nothing_is_loaded() {
     server.stop();
 }
 
-/// Answers one HTTP request with `content_type` and `body` (a stand-in for an AWS
-/// endpoint, which tests cannot reach) and returns the request's head and body.
 fn fake_endpoint(
     content_type: &'static str,
     body: String,
 ) -> (u16, std::thread::JoinHandle<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut head = String::new();
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            head.push_str(&line);
-        }
-        let mut request_body = vec![0u8; length];
-        reader.read_exact(&mut request_body).unwrap();
-        head.push_str(&String::from_utf8_lossy(&request_body));
-        let _ = write!(
-            stream,
-            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        head
-    });
-    (port, handle)
+    crate::harness::one_shot_endpoint("200 OK", content_type, body)
 }
 
 /// Answers one STS AssumeRole call with the given credentials.

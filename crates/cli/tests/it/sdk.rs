@@ -1,8 +1,7 @@
 //! Real AWS SDKs (botocore, the AWS CLI, the AWS SDK for Rust) fetching credentials from
 //! `aws-sso ecs server` over HTTP on loopback and over HTTPS.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
@@ -19,39 +18,8 @@ fn assert_creds(got: &Value, akid: &str, secret: &str, token: &str, token_field:
 
 /// Accepts one HTTP request on a loopback port, answers 403, and returns its head.
 fn capture_one_request() -> (u16, std::thread::JoinHandle<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    listener.set_nonblocking(true).unwrap();
-    let handle = std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let mut stream = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
-                Err(_) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(e) => panic!("the AWS CLI never sent its request: {e}"),
-            }
-        };
-        stream.set_nonblocking(false).unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-                break;
-            }
-            head.push_str(&line);
-        }
-        let body = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>captured</Message></Error></ErrorResponse>";
-        let _ = write!(
-            stream,
-            "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        head
-    });
-    (port, handle)
+    let body = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>captured</Message></Error></ErrorResponse>";
+    crate::harness::one_shot_endpoint("403 Forbidden", "text/xml", body.to_owned())
 }
 
 /// Runs `aws sts get-caller-identity` against a capturing endpoint and checks that the
