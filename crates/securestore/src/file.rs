@@ -223,6 +223,20 @@ impl SecureStore for FileStore {
         Ok(())
     }
 
+    fn set_many(&self, items: &[(&str, &SecretString)]) -> Result<(), StoreError> {
+        for (name, _) in items {
+            validate_name(name)?;
+        }
+        // One decrypt and one encrypt (one scrypt each) for all of them.
+        self.update(|map| {
+            for (name, value) in items {
+                map.insert(name, value);
+            }
+            Some(())
+        })?;
+        Ok(())
+    }
+
     fn delete(&self, name: &str) -> Result<bool, StoreError> {
         validate_name(name)?;
         Ok(self.update(|map| map.remove(name).then_some(()))?.is_some())

@@ -86,6 +86,18 @@ impl SecureStore for JsonStore {
         self.save(&map)
     }
 
+    fn set_many(&self, items: &[(&str, &SecretString)]) -> Result<(), StoreError> {
+        for (name, _) in items {
+            validate_name(name)?;
+        }
+        let _guard = self.lock();
+        let mut map = self.load()?;
+        for (name, value) in items {
+            map.insert(name, value);
+        }
+        self.save(&map)
+    }
+
     fn delete(&self, name: &str) -> Result<bool, StoreError> {
         validate_name(name)?;
         let _guard = self.lock();

@@ -43,6 +43,18 @@ pub trait SecureStore: Send + Sync + fmt::Debug {
     fn get(&self, name: &str) -> Result<Option<SecretString>, StoreError>;
     /// Store (create or replace) `value` under `name`.
     fn set(&self, name: &str, value: &SecretString) -> Result<(), StoreError>;
+    /// Store several items together. The file, JSON and memory stores write them in one
+    /// step (all or none); the OS keyring has no transactions, so there they are written in
+    /// order and a failure can leave the earlier ones written.
+    fn set_many(&self, items: &[(&str, &SecretString)]) -> Result<(), StoreError> {
+        for (name, _) in items {
+            validate_name(name)?;
+        }
+        for (name, value) in items {
+            self.set(name, value)?;
+        }
+        Ok(())
+    }
     /// Remove `name`; Ok(true) if it existed.
     fn delete(&self, name: &str) -> Result<bool, StoreError>;
     /// Which backend this is, for messages ("file /path", "keyring", "json /path (insecure)", "memory").

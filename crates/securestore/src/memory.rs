@@ -47,6 +47,17 @@ impl SecureStore for MemoryStore {
         Ok(())
     }
 
+    fn set_many(&self, items: &[(&str, &SecretString)]) -> Result<(), StoreError> {
+        for (name, _) in items {
+            validate_name(name)?;
+        }
+        let mut map = self.items();
+        for (name, value) in items {
+            map.insert((*name).to_owned(), (*value).clone());
+        }
+        Ok(())
+    }
+
     fn delete(&self, name: &str) -> Result<bool, StoreError> {
         validate_name(name)?;
         Ok(self.items().remove(name).is_some())

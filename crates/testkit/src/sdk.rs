@@ -36,18 +36,27 @@ print(json.dumps({
 /// Ok: `{AccessKeyId, SecretAccessKey, Token, Method}` (Method is e.g. `container-role`);
 /// Err: botocore's error text.
 pub fn python_sdk_fetch(env: &[(&str, &str)]) -> Result<Value, String> {
+    python_sdk_fetch_in(&[], env)
+}
+
+/// [`python_sdk_fetch`] run through `wrapper` (e.g. `["ip", "netns", "exec", NS]`).
+pub fn python_sdk_fetch_in(wrapper: &[&str], env: &[(&str, &str)]) -> Result<Value, String> {
     require_venv();
-    let mut cmd = Command::new(python());
-    cmd.args(["-c", BOTOCORE_FETCH]);
+    let python = python();
+    let cmd = wrapped(wrapper, python.as_os_str(), &["-c", BOTOCORE_FETCH]);
     json_line(run_clean(cmd, env))
 }
 
 /// Runs `aws <args>` (awscli v1) under `env`, e.g. `["configure", "list"]`.
 pub fn aws_cli(env: &[(&str, &str)], args: &[&str]) -> Output {
+    aws_cli_in(&[], env, args)
+}
+
+/// [`aws_cli`] run through `wrapper`.
+pub fn aws_cli_in(wrapper: &[&str], env: &[(&str, &str)], args: &[&str]) -> Output {
     require_venv();
-    let mut cmd = Command::new(aws_bin());
-    cmd.args(args);
-    run_clean(cmd, env)
+    let aws = aws_bin();
+    run_clean(wrapped(wrapper, aws.as_os_str(), args), env)
 }
 
 /// `target/<profile>/rust-sdk-probe`; fails the test if `scripts/test` has not built it.
@@ -64,7 +73,29 @@ pub fn rust_sdk_probe_path() -> PathBuf {
 /// Resolves credentials with the AWS SDK for Rust's default chain under `env`.
 /// Ok: `{AccessKeyId, SecretAccessKey, SessionToken, Expiration}`; Err: the error chain.
 pub fn rust_sdk_fetch(env: &[(&str, &str)]) -> Result<Value, String> {
-    json_line(run_clean(Command::new(rust_sdk_probe_path()), env))
+    rust_sdk_fetch_in(&[], env)
+}
+
+/// [`rust_sdk_fetch`] run through `wrapper`.
+pub fn rust_sdk_fetch_in(wrapper: &[&str], env: &[(&str, &str)]) -> Result<Value, String> {
+    let probe = rust_sdk_probe_path();
+    json_line(run_clean(wrapped(wrapper, probe.as_os_str(), &[]), env))
+}
+
+/// `program args` itself, or `wrapper[0] wrapper[1..] program args`.
+fn wrapped(wrapper: &[&str], program: &std::ffi::OsStr, args: &[&str]) -> Command {
+    match wrapper.split_first() {
+        None => {
+            let mut cmd = Command::new(program);
+            cmd.args(args);
+            cmd
+        }
+        Some((first, rest)) => {
+            let mut cmd = Command::new(first);
+            cmd.args(rest).arg(program).args(args);
+            cmd
+        }
+    }
 }
 
 /// Runs `cmd` with an empty environment plus PATH, a temporary HOME and `env`.

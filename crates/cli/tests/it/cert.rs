@@ -27,6 +27,7 @@ pub(crate) struct World {
     rt: tokio::runtime::Runtime,
     app: axum::Router,
     url: String,
+    zone: Arc<certd_dns::ZoneState>,
     pub(crate) _pebble: Pebble,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -63,7 +64,7 @@ impl World {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let (app, url, pebble, stop) = rt.block_on(async {
+        let (app, url, pebble, stop, zone) = rt.block_on(async {
             let zone = Arc::new(certd_dns::ZoneState::new(zone_config()).unwrap());
             let (udp, tcp) = loop {
                 let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -103,7 +104,7 @@ impl World {
             settings.secure_cookies = false;
             let state = certd::AppState::new(
                 store,
-                zone,
+                zone.clone(),
                 settings,
                 Arc::new(time::OffsetDateTime::now_utc),
                 Some(handle),
@@ -121,16 +122,42 @@ impl World {
                 .await
                 .unwrap();
             });
-            (app, url, pebble, stop)
+            (app, url, pebble, stop, zone)
         });
         World {
             rt,
             app,
             url,
+            zone,
             _pebble: pebble,
             _dir: dir,
             _stop: stop,
         }
+    }
+
+    /// certd's DNS for the zone, also on `ip` port 53 (UDP and TCP) until the returned
+    /// sender is dropped: what a resolver in a network namespace can be pointed at (glibc's
+    /// resolv.conf knows no ports).
+    pub(crate) fn serve_dns_on_port_53(
+        &self,
+        ip: std::net::IpAddr,
+    ) -> tokio::sync::oneshot::Sender<()> {
+        let zone = self.zone.clone();
+        self.rt.block_on(async move {
+            let udp = tokio::net::UdpSocket::bind((ip, 53)).await.unwrap();
+            let tcp = tokio::net::TcpListener::bind((ip, 53)).await.unwrap();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(certd_dns::serve(
+                udp,
+                tcp,
+                zone,
+                certd_dns::ServeOptions::default(),
+                async {
+                    let _ = stopped.await;
+                },
+            ));
+            stop
+        })
     }
 
     fn call(

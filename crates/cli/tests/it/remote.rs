@@ -2,8 +2,10 @@
 //! reaches it through `ssh -R 4144:localhost:<port>` and fetches over HTTPS with a
 //! certificate certd got from Pebble. The "other host" is a network namespace the test
 //! makes (its own loopback), joined to this one by a veth pair only so that the SSH client
-//! can reach the sshd in it. The SDK resolves `dev.certs.test` through the namespace's
-//! hosts file (`/etc/netns/NS/hosts`): certd's DNS runs in the test process, outside.
+//! can reach the sshd in it. The SDKs resolve `dev.certs.test` through certd's own DNS
+//! server: `ip netns exec` mounts `/etc/netns/NS/resolv.conf` (naming certd's DNS on the
+//! veth address) over `/etc/resolv.conf` and `/etc/netns/NS/hosts` (localhost only) over
+//! `/etc/hosts` for the processes it starts, so the machine's resolver files are not used.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -11,28 +13,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use testkit::process::ChildGuard;
+use testkit::sdk::{aws_cli_in, python_sdk_fetch_in, rust_sdk_fetch_in};
 
 use crate::cert::{World, ZONE};
+use crate::harness::User;
 
 /// The veth addresses: root namespace side and test-namespace side.
 const ROOT_ADDR: &str = "10.255.254.1";
 const NS_ADDR: &str = "10.255.254.2";
-
-/// Prints botocore's resolved credentials as one JSON line; errors as `Type: message`.
-const BOTOCORE_FETCH: &str = r#"
-import json, sys
-import botocore.session
-try:
-    creds = botocore.session.get_session().get_credentials()
-    if creds is None:
-        print("NoCredentials: botocore found no credentials", file=sys.stderr)
-        sys.exit(1)
-    frozen = creds.get_frozen_credentials()
-except Exception as e:
-    print(f"{type(e).__name__}: {e}", file=sys.stderr)
-    sys.exit(1)
-print(json.dumps({"AccessKeyId": frozen.access_key, "Token": frozen.token, "Method": creds.method}))
-"#;
 
 fn run(args: &[&str]) -> Output {
     let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
@@ -52,13 +40,16 @@ struct Netns {
 }
 
 impl Netns {
-    fn create(hosts: &str) -> Netns {
+    /// A namespace whose processes see `hosts` as /etc/hosts and `resolv_conf` as
+    /// /etc/resolv.conf.
+    fn create(hosts: &str, resolv_conf: &str) -> Netns {
         let tag = format!("{:08x}", rand_u32());
         let name = format!("awsso-{tag}");
         let etc = PathBuf::from("/etc/netns").join(&name);
         std::fs::create_dir_all(&etc).unwrap();
         let ns = Netns { name, etc };
         std::fs::write(ns.etc.join("hosts"), hosts).unwrap();
+        std::fs::write(ns.etc.join("resolv.conf"), resolv_conf).unwrap();
         let n = ns.name.as_str();
         let (outer, inner) = (format!("aws{tag}a"), format!("aws{tag}b"));
         run(&["ip", "netns", "add", n]);
@@ -99,6 +90,21 @@ impl Netns {
             .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
             .envs(env.iter().copied());
         cmd
+    }
+
+    /// The prefix that runs a program inside the namespace.
+    fn wrapper(&self) -> [&str; 4] {
+        ["ip", "netns", "exec", &self.name]
+    }
+
+    /// `aws-sso <args>` inside the namespace, as `user`.
+    fn aws_sso(&self, user: &User, args: &[&str]) -> Output {
+        let mut cmd = Command::new("ip");
+        user.home.apply(&mut cmd);
+        cmd.args(["netns", "exec", &self.name])
+            .arg(crate::harness::bin())
+            .args(args);
+        cmd.output().unwrap()
     }
 
     /// Waits until something listens on `127.0.0.1:port` inside the namespace.
@@ -155,24 +161,46 @@ fn keygen(path: &Path) {
     ]);
 }
 
-/// botocore inside the namespace, with a throwaway HOME and only `env`.
-fn botocore_in(ns: &Netns, env: &[(&str, &str)]) -> Result<Value, String> {
-    let home = tempfile::tempdir().unwrap();
-    let home_s = home.path().to_str().unwrap();
-    let mut all = vec![("HOME", home_s), ("AWS_EC2_METADATA_DISABLED", "true")];
-    all.extend_from_slice(env);
-    let out = ns
-        .command(&testkit::venv::python(), &["-c", BOTOCORE_FETCH], &all)
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}"))
+/// Accepts one HTTP request on 127.0.0.1:PORT inside the namespace, answers 403 and
+/// prints the request head (a stand-in STS endpoint that shows how the AWS CLI signed).
+const CAPTURE_ONE: &str = r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+print("listening", flush=True)
+s.settimeout(60)
+c, _ = s.accept()
+data = b""
+while b"\r\n\r\n" not in data:
+    chunk = c.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+body = b"<ErrorResponse><Error><Code>AccessDenied</Code><Message>captured</Message></Error></ErrorResponse>"
+c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nConnection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+c.close()
+print(data.split(b"\r\n\r\n")[0].decode("latin-1"), flush=True)
+"#;
+
+/// The DNS check of `aws-sso setup ecs cert status --output json` run in the namespace.
+fn status_dns_in(ns: &Netns, user: &User) -> Value {
+    let out = ns.aws_sso(
+        user,
+        &["setup", "ecs", "cert", "status", "--output", "json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["dns"].clone()
 }
 
 #[test]
-fn an_sdk_on_a_remote_host_fetches_through_ssh_reverse_tunnel_over_https() {
+fn sdks_on_a_remote_host_resolve_through_certd_and_fetch_through_ssh_reverse_tunnel() {
     testkit::venv::require_venv();
     assert!(
         Path::new("/usr/sbin/sshd").exists(),
@@ -208,8 +236,37 @@ fn an_sdk_on_a_remote_host_fetches_through_ssh_reverse_tunnel_over_https() {
         format!("Bearer {bearer}")
     );
 
-    // 2. The remote host: a namespace with sshd, and the reverse tunnel into it.
-    let ns = Netns::create(&format!("127.0.0.1 localhost\n127.0.0.1 {fqdn}\n"));
+    // 2. The remote host: a namespace whose resolver is certd's DNS (on the veth address,
+    //    port 53) and whose hosts file knows only localhost.
+    let ns = Netns::create(
+        "127.0.0.1 localhost\n",
+        &format!("nameserver {ROOT_ADDR}\noptions timeout:1 attempts:2\n"),
+    );
+    let dns = w.serve_dns_on_port_53(ROOT_ADDR.parse().unwrap());
+    let resolved = ns
+        .command(Path::new("getent"), &["ahostsv4", &fqdn], &[])
+        .output()
+        .unwrap();
+    assert!(
+        resolved.status.success(),
+        "{fqdn} does not resolve in the namespace: {}",
+        String::from_utf8_lossy(&resolved.stderr)
+    );
+    let resolved = String::from_utf8_lossy(&resolved.stdout).into_owned();
+    assert!(
+        resolved.lines().all(|l| l.starts_with("127.0.0.1 ")) && !resolved.is_empty(),
+        "{resolved}"
+    );
+    // aws-sso's own DNS check on that host agrees.
+    let check = status_dns_in(&ns, &user);
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(
+        check["addresses"],
+        serde_json::json!(["127.0.0.1"]),
+        "{check}"
+    );
+
+    //    sshd in it, and the reverse tunnel into it.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (host_key, client_key) = (d.join("host_key"), d.join("client_key"));
@@ -282,7 +339,7 @@ fn an_sdk_on_a_remote_host_fetches_through_ssh_reverse_tunnel_over_https() {
         sshd.stderr()
     );
 
-    // 3. botocore on the remote host: HTTPS to dev.certs.test:4144, through the tunnel.
+    // 3. The SDKs on the remote host: HTTPS to dev.certs.test:4144, through the tunnel.
     let uri = format!("https://{fqdn}:4144/");
     let env = [
         ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.as_str()),
@@ -291,17 +348,68 @@ fn an_sdk_on_a_remote_host_fetches_through_ssh_reverse_tunnel_over_https() {
             token_file.as_str(),
         ),
     ];
-    let got = botocore_in(&ns, &env).unwrap_or_else(|e| {
-        panic!(
-            "botocore in the namespace: {e}\nssh: {}\nsshd: {}",
-            ssh.stderr(),
-            sshd.stderr()
-        )
-    });
+    let why =
+        |e: String| -> String { format!("{e}\nssh: {}\nsshd: {}", ssh.stderr(), sshd.stderr()) };
+    let got = python_sdk_fetch_in(&ns.wrapper(), &env)
+        .unwrap_or_else(|e| panic!("botocore in the namespace: {}", why(e)));
     assert_eq!(got["AccessKeyId"], akid.as_str(), "{got}");
     assert_eq!(got["Token"], session.as_str(), "{got}");
     assert_eq!(got["Method"], "container-role", "{got}");
-    // The SDK's connections arrived through the tunnel, from the namespace's loopback.
+    // The AWS SDK for Rust trusts Pebble's root through SSL_CERT_FILE (its native roots).
+    let roots = d.join("roots.pem");
+    std::fs::write(&roots, w._pebble.issuer_root_pem()).unwrap();
+    let mut rust_env = env.to_vec();
+    rust_env.push(("SSL_CERT_FILE", roots.to_str().unwrap()));
+    let got = rust_sdk_fetch_in(&ns.wrapper(), &rust_env)
+        .unwrap_or_else(|e| panic!("the Rust SDK in the namespace: {}", why(e)));
+    assert_eq!(got["AccessKeyId"], akid.as_str(), "{got}");
+    assert_eq!(got["SessionToken"], session.as_str(), "{got}");
+    // The AWS CLI signs a call with the served credentials (to a stand-in STS endpoint
+    // inside the namespace that captures the request).
+    let sts_port = 4145;
+    let mut capture = ChildGuard::spawn(
+        &mut ns.command(
+            &testkit::venv::python(),
+            &["-u", "-c", CAPTURE_ONE, &sts_port.to_string()],
+            &[],
+        ),
+        "sts-capture",
+    )
+    .unwrap();
+    assert!(ns.wait_for_listener(sts_port, Duration::from_secs(10)));
+    let mut cli_env = env.to_vec();
+    cli_env.extend([
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_MAX_ATTEMPTS", "1"),
+    ]);
+    let endpoint = format!("http://127.0.0.1:{sts_port}");
+    let out = aws_cli_in(
+        &ns.wrapper(),
+        &cli_env,
+        &["sts", "get-caller-identity", "--endpoint-url", &endpoint],
+    );
+    assert!(
+        !out.status.success(),
+        "the capture endpoint refuses the call"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while capture.try_status().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let head = capture.stdout();
+    assert!(
+        head.contains(&format!("Credential={akid}/")),
+        "the AWS CLI signed with the served key: {head}\naws: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        head.to_ascii_lowercase().contains(&format!(
+            "x-amz-security-token: {}",
+            session.to_ascii_lowercase()
+        )),
+        "{head}"
+    );
+    // The SDKs' connections arrived through the tunnel, from the namespace's loopback.
     assert!(
         ssh.stderr()
             .contains("client_request_forwarded_tcpip: listen localhost port 4144"),
@@ -310,8 +418,8 @@ fn an_sdk_on_a_remote_host_fetches_through_ssh_reverse_tunnel_over_https() {
     );
 
     // A wrong token gets nothing.
-    let err = botocore_in(
-        &ns,
+    let err = python_sdk_fetch_in(
+        &ns.wrapper(),
         &[
             ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.as_str()),
             ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer wrong"),
@@ -324,8 +432,8 @@ fn an_sdk_on_a_remote_host_fetches_through_ssh_reverse_tunnel_over_https() {
     );
 
     // The namespace really is another host: its loopback does not reach the server directly.
-    let direct = botocore_in(
-        &ns,
+    let direct = python_sdk_fetch_in(
+        &ns.wrapper(),
         &[
             (
                 "AWS_CONTAINER_CREDENTIALS_FULL_URI",
@@ -338,6 +446,14 @@ fn an_sdk_on_a_remote_host_fetches_through_ssh_reverse_tunnel_over_https() {
         ],
     );
     assert!(direct.is_err(), "reached the server without the tunnel");
+
+    // Without certd's DNS the name resolves nowhere in the namespace: the answers above
+    // came from certd, not from a file of the machine.
+    drop(dns);
+    let check = status_dns_in(&ns, &user);
+    assert_eq!(check["ok"], false, "{check}");
+    let failed = python_sdk_fetch_in(&ns.wrapper(), &env).unwrap_err();
+    assert!(!failed.is_empty());
 
     // 4. Tunnel, sshd, then the namespace (Netns's drop) go down.
     drop(ssh);

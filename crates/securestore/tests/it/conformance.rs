@@ -43,6 +43,20 @@ pub fn battery(store: &dyn SecureStore, prefix: &str) {
     assert_eq!(get(store, &b).as_deref(), Some(pem));
     assert!(store.delete(&b).unwrap());
 
+    // set_many writes all of its items, and with one bad name none of them.
+    store
+        .set_many(&[(&a, &secret("pair-a")), (&b, &secret("pair-b"))])
+        .unwrap();
+    assert_eq!(get(store, &a).as_deref(), Some("pair-a"));
+    assert_eq!(get(store, &b).as_deref(), Some("pair-b"));
+    assert!(matches!(
+        store.set_many(&[(&a, &secret("changed")), ("bad name", &secret("v"))]),
+        Err(StoreError::InvalidName { .. })
+    ));
+    assert_eq!(get(store, &a).as_deref(), Some("pair-a"));
+    assert!(store.delete(&a).unwrap());
+    assert!(store.delete(&b).unwrap());
+
     for bad in [
         "",
         "has space",

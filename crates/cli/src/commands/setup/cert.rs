@@ -91,11 +91,11 @@ pub(crate) fn store_device(
 ) -> anyhow::Result<()> {
     let hex = SecretString::from(hex::encode(device.pkcs8().expose_secret()));
     store
-        .set(CERTD_DEVICE_KEY, &hex)
-        .context("cannot store the device key")?;
-    store
-        .set(CERTD_DEVICE_ID, &SecretString::from(id.to_string()))
-        .context("cannot store the device id")?;
+        .set_many(&[
+            (CERTD_DEVICE_KEY, &hex),
+            (CERTD_DEVICE_ID, &SecretString::from(id.to_string())),
+        ])
+        .context("cannot store the device key and id")?;
     Ok(())
 }
 

@@ -58,11 +58,11 @@ pub fn run(args: &CertLoadArgs) -> anyhow::Result<ExitCode> {
         }
     };
     store
-        .set(ECS_SSL_KEY, &key)
-        .context("cannot store the private key")?;
-    store
-        .set(ECS_SSL_CERT, &SecretString::from(chain))
-        .context("cannot store the certificate")?;
+        .set_many(&[
+            (ECS_SSL_KEY, &key),
+            (ECS_SSL_CERT, &SecretString::from(chain)),
+        ])
+        .context("cannot store the certificate and its key")?;
     store.delete(ECS_CERT_PENDING_KEY)?;
     out::note(&format!(
         "Stored the certificate for {fqdn} (issuer {}, serial {}, expires {}) and its key in {}.",

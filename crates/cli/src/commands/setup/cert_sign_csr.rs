@@ -76,12 +76,13 @@ pub(crate) fn issue_and_store(
     ));
     let info = cert::check_chain(&issued.chain_pem, key_pem.expose_secret(), fqdn)
         .context("refusing the certificate the service returned; nothing was stored")?;
+    // Key and chain in one write: a failure leaves the previous working pair.
     store
-        .set(ECS_SSL_KEY, &key_pem)
-        .context("cannot store the private key")?;
-    store
-        .set(ECS_SSL_CERT, &SecretString::from(issued.chain_pem))
-        .context("cannot store the certificate")?;
+        .set_many(&[
+            (ECS_SSL_KEY, &key_pem),
+            (ECS_SSL_CERT, &SecretString::from(issued.chain_pem)),
+        ])
+        .context("cannot store the certificate and its key")?;
     out::note(&format!(
         "Stored the certificate for {fqdn} (issuer {}, serial {}, expires {}, renew from {}) and its key in {}.",
         info.issuer,

@@ -51,8 +51,10 @@ pub fn run(args: &SslArgs, mode: OutputMode) -> anyhow::Result<ExitCode> {
         );
     }
     let store = config.open_store()?;
-    store.set(ECS_SSL_KEY, &key)?;
-    store.set(ECS_SSL_CERT, &SecretString::from(cert))?;
+    store.set_many(&[
+        (ECS_SSL_KEY, &key),
+        (ECS_SSL_CERT, &SecretString::from(cert)),
+    ])?;
     out::note(&format!(
         "Stored the certificate for {} (expires {}) and its key in {}.",
         names(&info),
