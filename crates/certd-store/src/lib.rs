@@ -6,7 +6,8 @@
 //!
 //! Nothing stored lets anyone issue a certificate (DESIGN 5.3): passwords arrive as Argon2id
 //! PHC strings ([`PasswordHash`]), session tokens and API keys as SHA-256 digests
-//! ([`TokenHash`]), devices as public keys. Time is always an argument.
+//! ([`TokenHash`]), emailed links (address verification, password reset) as SHA-256
+//! digests too, devices as public keys. Time is always an argument.
 
 mod dsn;
 mod error;
@@ -27,8 +28,9 @@ pub use crate::sqlite::SqliteStore;
 pub use crate::store::{Result, Store};
 pub use crate::types::{
     Account, AccountId, ApiKey, ApiKeyId, AuditEvent, Certificate, ConsumedApiKey, Device,
-    DeviceId, Hostname, HostnameRules, NewAuditEvent, NewCertificate, NewOrder, Order, OrderId,
-    OrderState, OrderUpdate, Outcome, PasswordHash, PublishedChallenge, Session, TokenHash,
+    DeviceId, EmailPurpose, EmailToken, Hostname, HostnameRules, NewAuditEvent, NewCertificate,
+    NewOrder, Order, OrderId, OrderState, OrderUpdate, Outcome, PasswordHash, PublishedChallenge,
+    Session, TokenHash,
 };
 
 /// Opens the store `dsn` names, refusing a schema newer than this binary and running

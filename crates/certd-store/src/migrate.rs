@@ -22,12 +22,20 @@ struct Step {
 
 /// Every schema version this binary knows, oldest first. Add new files here and in both
 /// `migrations/` directories; never edit a released one (sqlx checks their checksums).
-const STEPS: &[Step] = &[Step {
-    version: 1,
-    description: "initial",
-    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        description: "initial",
+        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Step {
+        version: 2,
+        description: "email_tokens",
+        sqlite: include_str!("../migrations/sqlite/0002_email_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0002_email_tokens.sql"),
+    },
+];
 
 /// The newest schema version this binary knows.
 pub const SCHEMA_VERSION: i64 = STEPS[STEPS.len() - 1].version;

@@ -21,8 +21,9 @@ use time::OffsetDateTime;
 use crate::StoreError;
 use crate::types::{
     Account, AccountId, ApiKey, ApiKeyId, AuditEvent, Certificate, ConsumedApiKey, Device,
-    DeviceId, Hostname, HostnameRules, NewAuditEvent, NewCertificate, NewOrder, Order, OrderId,
-    OrderState, OrderUpdate, PasswordHash, PublishedChallenge, Session, TokenHash,
+    DeviceId, EmailPurpose, EmailToken, Hostname, HostnameRules, NewAuditEvent, NewCertificate,
+    NewOrder, Order, OrderId, OrderState, OrderUpdate, PasswordHash, PublishedChallenge, Session,
+    TokenHash,
 };
 
 /// Shorthand for the store's results.
@@ -61,6 +62,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records that the account's email address was verified at `at`.
     async fn mark_email_verified(&self, id: AccountId, at: OffsetDateTime) -> Result<()>;
 
+    /// Replaces the account's email address, clears `email_verified_at` and spends its
+    /// unused `Verify` links, in one transaction (a link sent to the old address must not
+    /// verify the new one). `NotFound` for a missing or deleted account.
+    async fn update_email(&self, id: AccountId, email: &str) -> Result<()>;
+
     /// Disables (`Some(now)`) or re-enables (`None`) an account. Sessions of a disabled
     /// account are not found.
     async fn set_account_disabled(
@@ -70,8 +76,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
 
     /// Soft-deletes an account in one transaction: marks it deleted, drops its sessions,
-    /// revokes its API keys and devices, and deletes its hostnames (which starts their
-    /// hold). The username stays taken.
+    /// spends its unused emailed links, revokes its API keys and devices, and deletes its
+    /// hostnames (which starts their hold). The username stays taken.
     async fn delete_account(&self, id: AccountId, now: OffsetDateTime) -> Result<()>;
 
     // ---- sessions --------------------------------------------------------------------
@@ -94,6 +100,54 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Deletes every session expired at `now`; returns how many.
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64>;
+
+    /// Deletes the account's sessions except the one with hash `keep` (log out everywhere
+    /// else after a password change; `None` logs out everywhere); returns how many were
+    /// deleted.
+    async fn delete_sessions_of_account(
+        &self,
+        account: AccountId,
+        keep: Option<&TokenHash>,
+    ) -> Result<u64>;
+
+    // ---- emailed links ---------------------------------------------------------------
+
+    /// Stores an emailed link's token hash for `account`, sent to `email`, usable until
+    /// `expires_at`. `NotFound` for a missing or deleted account.
+    async fn create_email_token(
+        &self,
+        account: AccountId,
+        purpose: EmailPurpose,
+        email: &str,
+        token_hash: &TokenHash,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Spends a link exactly once, even under concurrency: the token with this hash and
+    /// purpose, unused, not expired at `now`, whose account is live. In the same
+    /// transaction every other unused token of that account and purpose is spent too (the
+    /// newest link sent does not outlive the one used). `NotFound` otherwise: unknown,
+    /// used, expired, wrong purpose and deleted account are one error, so a caller cannot
+    /// be made an oracle for which tokens exist.
+    async fn consume_email_token(
+        &self,
+        token_hash: &TokenHash,
+        purpose: EmailPurpose,
+        now: OffsetDateTime,
+    ) -> Result<EmailToken>;
+
+    /// How many links of `purpose` were created for the account at or after `since`
+    /// (used or not: resend limits).
+    async fn count_email_tokens_since(
+        &self,
+        account: AccountId,
+        purpose: EmailPurpose,
+        since: OffsetDateTime,
+    ) -> Result<u64>;
+
+    /// Deletes tokens that expired before `older_than`, used or not; returns how many.
+    async fn prune_email_tokens(&self, older_than: OffsetDateTime) -> Result<u64>;
 
     // ---- hostnames -------------------------------------------------------------------
 

@@ -131,6 +131,40 @@ pub struct Session {
     pub expires_at: OffsetDateTime,
 }
 
+/// What an emailed link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailPurpose {
+    /// Proves the account owns its email address.
+    Verify,
+    /// Lets the account set a new password.
+    ResetPassword,
+}
+
+impl EmailPurpose {
+    /// The name stored in the `purpose` column: `"verify"` or `"reset"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verify => "verify",
+            Self::ResetPassword => "reset",
+        }
+    }
+}
+
+/// A consumed emailed link: whose it was, what for, and where it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailToken {
+    /// The account the link was sent for.
+    pub account_id: AccountId,
+    /// What the link is for.
+    pub purpose: EmailPurpose,
+    /// The address the link was sent to (for `Verify`: the address it proves).
+    pub email: String,
+    /// When the link was created.
+    pub created_at: OffsetDateTime,
+    /// The link stops working at this instant.
+    pub expires_at: OffsetDateTime,
+}
+
 /// How hostname registration is limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostnameRules {
@@ -549,6 +583,12 @@ mod tests {
         let p =
             PasswordHash::from_phc("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()).unwrap();
         assert_eq!(format!("{p:?}"), "PasswordHash(<redacted>)");
+    }
+
+    #[test]
+    fn email_purposes_have_stable_column_names() {
+        assert_eq!(EmailPurpose::Verify.as_str(), "verify");
+        assert_eq!(EmailPurpose::ResetPassword.as_str(), "reset");
     }
 
     #[test]

@@ -16,20 +16,30 @@ use crate::state::AppState;
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "certd_session";
 
-/// The client's address (the TCP peer; proxies come with the web interface).
+/// The client's address: the TCP peer, or what a trusted proxy says in
+/// `X-Forwarded-For` (see [`crate::proxy`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientAddr(peer.map(|peer| {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            crate::proxy::client_addr(peer, forwarded, &state.0.settings.trusted_proxies)
+        })))
     }
 }
 
@@ -58,6 +68,35 @@ impl FromRequestParts<AppState> for LoggedIn {
             .map_err(|_| ApiError::NotLoggedIn)?;
         Ok(LoggedIn(session.account_id))
     }
+}
+
+/// `Set-Cookie` for a new session (marked sensitive so it is never logged).
+pub fn session_set_cookie(
+    state: &AppState,
+    token: &secrecy::SecretString,
+) -> Result<axum::http::HeaderValue, ApiError> {
+    use secrecy::ExposeSecret;
+    let secure = if state.0.settings.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let ttl = state.0.settings.session_ttl.whole_seconds();
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={ttl}{secure}",
+        token.expose_secret()
+    );
+    let mut value = axum::http::HeaderValue::from_str(&cookie)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// `Set-Cookie` that ends the session cookie.
+pub fn session_clear_cookie() -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from_static(
+        "certd_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+    )
 }
 
 /// The session token of the `Cookie` header, if any.

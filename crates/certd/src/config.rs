@@ -34,6 +34,10 @@ pub struct FileConfig {
     /// Limits.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// Outgoing mail (verification and password-reset links); the `log` transport
+    /// (standard error) when absent.
+    #[serde(default)]
+    pub mail: certd_mail::MailConfig,
 }
 
 /// `[service]`
@@ -55,6 +59,21 @@ pub struct HttpSection {
     /// Whether session cookies carry `Secure` (turn off only for plain-HTTP local use).
     #[serde(default = "yes")]
     pub secure_cookies: bool,
+    /// The URL users reach the service at (links in mails); default `http://<listen>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// PEM certificate chain to serve HTTPS with (with `tls_key`).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// The service is reached over HTTPS through a trusted proxy (send HSTS).
+    #[serde(default)]
+    pub behind_https_proxy: bool,
 }
 
 fn yes() -> bool {
@@ -175,6 +194,18 @@ pub struct Config {
     pub store_url: String,
     /// Hostnames per account.
     pub hostnames_per_account: u32,
+    /// Base URL of links in mails.
+    pub public_url: String,
+    /// Trusted reverse proxies.
+    pub trusted_proxies: Vec<crate::proxy::IpNet>,
+    /// HTTPS certificate chain and key files.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// HSTS is sent (own TLS, or a proxy that terminates HTTPS).
+    pub https: bool,
+    /// Outgoing mail.
+    pub mail: certd_mail::MailConfig,
+    /// Directory relative mail paths are taken from.
+    pub config_dir: PathBuf,
 }
 
 impl Config {
@@ -234,6 +265,30 @@ impl Config {
             Some(url) => url,
             None => format!("sqlite://{}", data_dir.join("certd.sqlite").display()),
         };
+        let trusted_proxies = file
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|n| n.parse::<crate::proxy::IpNet>())
+            .collect::<Result<Vec<_>, _>>()
+            .context("http.trusted_proxies")?;
+        let tls = match (file.http.tls_cert, file.http.tls_key) {
+            (None, None) => None,
+            (Some(c), Some(k)) => Some((at(c), at(k))),
+            _ => bail!("http.tls_cert and http.tls_key go together"),
+        };
+        let https = tls.is_some() || file.http.behind_https_proxy;
+        let public_url = match file.http.public_url {
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+                u.trim_end_matches('/').to_owned()
+            }
+            Some(u) => bail!("http.public_url {u:?} must start with https:// or http://"),
+            None if tls.is_some() => format!("https://{}", file.http.listen),
+            None => format!("http://{}", file.http.listen),
+        };
+        if https && !file.http.secure_cookies {
+            bail!("http.secure_cookies = false is only for plain-HTTP local use, not with HTTPS");
+        }
         Ok(Config {
             zone,
             data_dir,
@@ -254,6 +309,12 @@ impl Config {
                 .limits
                 .hostnames_per_account
                 .unwrap_or(DEFAULT_HOSTNAMES_PER_ACCOUNT),
+            public_url,
+            trusted_proxies,
+            tls,
+            https,
+            mail: file.mail,
+            config_dir: base.to_path_buf(),
         })
     }
 }
@@ -271,6 +332,32 @@ mod tests {
         assert_eq!(cfg.zone, "aws-sso-cli.org");
         assert_eq!(cfg.acme_directory.0, LETSENCRYPT_STAGING);
         assert_eq!(cfg.store_url, "sqlite:///var/lib/certd/certd.sqlite");
+        assert_eq!(cfg.public_url, "https://aws-sso-cli.org");
+        assert_eq!(cfg.trusted_proxies.len(), 2);
+        assert!(cfg.https);
+    }
+
+    #[test]
+    fn http_mistakes_are_named() {
+        let text = include_str!("../../../docs/certd.example.toml");
+        let resolve = |t: &str| {
+            Config::resolve(toml::from_str(t).unwrap(), Path::new("/"))
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}"))
+        };
+        let bad = text.replace("\"173.245.48.0/20\"", "\"173.245.48.0/40\"");
+        assert!(resolve(&bad).unwrap_err().contains("173.245.48.0/40"));
+        let bad = text.replace(
+            "public_url = \"https://aws-sso-cli.org\"",
+            "public_url = \"aws-sso-cli.org\"",
+        );
+        assert!(
+            resolve(&bad)
+                .unwrap_err()
+                .contains("must start with https://")
+        );
+        let bad = text.replace("secure_cookies = true", "secure_cookies = false");
+        assert!(resolve(&bad).unwrap_err().contains("only for plain-HTTP"));
     }
 
     #[test]

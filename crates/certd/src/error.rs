@@ -27,6 +27,32 @@ pub enum ApiError {
     /// No valid session cookie.
     #[error("log in first")]
     NotLoggedIn,
+    /// The account's email address is not verified yet.
+    #[error(
+        "verify your email address first: follow the link we mailed you (the dashboard can send another)"
+    )]
+    EmailNotVerified,
+    /// The email address is verified already.
+    #[error("the email address is already verified")]
+    AlreadyVerified,
+    /// A form without the right anti-forgery token (another site's, or an old page).
+    #[error("the form expired or came from another site: reload the page and try again")]
+    BadCsrf,
+    /// An emailed link that is unknown, used or expired (one message: no oracle).
+    #[error("this link is invalid, already used or expired")]
+    BadLink,
+    /// The current password given to confirm a change is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
+    /// A form post with missing or malformed fields.
+    #[error("the form is incomplete: reload the page and try again")]
+    BadForm,
+    /// The username typed to confirm a deletion is not the account's.
+    #[error("type your username to confirm")]
+    ConfirmationMismatch,
+    /// The mail could not be handed to the mail server (logged, not shown).
+    #[error("cannot send mail right now; try again later")]
+    MailFailed(String),
     /// A hostname is taken or held back.
     #[error("{0}")]
     HostnameUnavailable(String),
@@ -113,6 +139,14 @@ impl ApiError {
             ApiError::UsernameTaken => ("CD1003", S::CONFLICT),
             ApiError::BadLogin => ("CD2001", S::UNAUTHORIZED),
             ApiError::NotLoggedIn => ("CD2002", S::UNAUTHORIZED),
+            ApiError::EmailNotVerified => ("CD2003", S::FORBIDDEN),
+            ApiError::BadCsrf => ("CD2004", S::FORBIDDEN),
+            ApiError::BadLink => ("CD2005", S::BAD_REQUEST),
+            ApiError::WrongPassword => ("CD2006", S::FORBIDDEN),
+            ApiError::AlreadyVerified => ("CD2007", S::CONFLICT),
+            ApiError::ConfirmationMismatch => ("CD1004", S::BAD_REQUEST),
+            ApiError::BadForm => ("CD1005", S::BAD_REQUEST),
+            ApiError::MailFailed(_) => ("CD9002", S::BAD_GATEWAY),
             ApiError::HostnameUnavailable(_) => ("CD3001", S::CONFLICT),
             ApiError::HostnameLimit(_) => ("CD3002", S::FORBIDDEN),
             ApiError::NotYourHostname(_) => ("CD3003", S::FORBIDDEN),
@@ -140,6 +174,7 @@ impl ApiError {
         let (code, _) = self.code_status();
         match self {
             ApiError::Internal(_) => format!("{code} internal error"),
+            ApiError::MailFailed(cause) => format!("{code} mail not sent: {cause}"),
             other => format!("{code} {other}"),
         }
     }
@@ -170,6 +205,9 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(cause) => {
                 tracing::error!(error.code = code, cause = %cause, "request failed");
+            }
+            ApiError::MailFailed(cause) => {
+                tracing::error!(error.code = code, cause = %cause, "cannot send mail");
             }
             // The parser's message can quote what the client sent (a password in the
             // wrong field): the client sees it, the log does not.

@@ -96,12 +96,18 @@ async fn fail(state: &AppState, order: &Order, reason: &str) {
     }
 }
 
-/// Prunes spent nonces and expired sessions; returns how many of each.
+/// Prunes spent nonces, expired sessions and expired emailed links; returns how many
+/// nonces, and how many sessions and links together.
 pub async fn housekeeping(state: &AppState) -> Result<(u64, u64), ApiError> {
     let now = state.now();
     let nonces = state.store().prune_nonces(now - NONCE_KEEP).await?;
     let sessions = state.store().delete_expired_sessions(now).await?;
-    Ok((nonces, sessions))
+    // Kept an hour past expiry: the hourly mail allowances count them.
+    let links = state
+        .store()
+        .prune_email_tokens(now - time::Duration::hours(1))
+        .await?;
+    Ok((nonces, sessions + links))
 }
 
 /// Runs [`housekeeping`] every minute until the process ends.

@@ -9,11 +9,13 @@ pub mod config;
 pub mod error;
 pub mod jobs;
 pub mod limits;
+pub mod proxy;
 pub mod secrets;
+pub mod service;
 pub mod state;
 pub mod validate;
+pub mod web;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -21,9 +23,16 @@ use axum::Router;
 
 pub use state::{AppState, Clock, Settings};
 
-/// The whole HTTP interface over `state`.
+/// The whole HTTP interface over `state`: the HTML pages, the JSON API, and the security
+/// headers on every response.
 pub fn router(state: AppState) -> Router {
-    api::routes().with_state(state)
+    web::routes()
+        .merge(api::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::security_headers,
+        ))
+        .with_state(state)
 }
 
 /// The zone's DNS configuration from certd's config.
@@ -83,15 +92,26 @@ pub fn run(config: config::Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {} (TCP)", config.dns_listen))?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut dns_stop = stop_rx.clone();
+        let mut dns_stop = stop_rx;
         let dns = tokio::spawn(certd_dns::serve(udp, tcp, Arc::clone(&zone), certd_dns::ServeOptions::default(), async move {
             let _ = dns_stop.wait_for(|s| *s).await;
         }));
         let mut settings = Settings::new(&config.zone);
         settings.secure_cookies = config.secure_cookies;
         settings.hostnames_per_account = config.hostnames_per_account;
+        settings.public_url = config.public_url.clone();
+        settings.trusted_proxies = config.trusted_proxies.clone();
+        settings.https = config.https;
         let clock: Clock = Arc::new(time::OffsetDateTime::now_utc);
-        let state = AppState::new(store, zone, settings, clock, Some(acme_handle(&config)?))?;
+        let mailer = certd_mail::Mailer::new(&config.mail, &config.config_dir)
+            .context("[mail]")?;
+        tracing::info!(transport = mailer.transport_name(), "mail");
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(tls_config(cert, key)?),
+            None => None,
+        };
+        let state = AppState::new(store, zone, settings, clock, Some(acme_handle(&config)?))?
+            .with_mailer(mailer)?;
         // Interrupted orders are settled in the background: a CA that is down must not
         // keep the service from starting.
         let recovering = state.clone();
@@ -108,18 +128,33 @@ pub fn run(config: config::Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(config.http_listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.http_listen))?;
-        tracing::info!(http = %config.http_listen, dns = %config.dns_listen, "aws-sso-certd serving");
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let mut http_stop = stop_rx;
-        tokio::select! {
-            r = axum::serve(listener, app).with_graceful_shutdown(async move { let _ = http_stop.wait_for(|s| *s).await; }) => r?,
-            () = shutdown_signal() => {}
-        }
+        tracing::info!(http = %config.http_listen, dns = %config.dns_listen, https = tls.is_some(), public_url = %config.public_url, "aws-sso-certd serving");
+        let opts = ecs::ServeOptions { tls, ..ecs::ServeOptions::default() };
+        ecs::serve(listener, router(state), opts, shutdown_signal()).await;
         let _ = stop_tx.send(true);
         let _ = dns.await;
         tracing::info!("aws-sso-certd stopped");
         anyhow::Ok(())
     })
+}
+
+/// The TLS configuration serving the PEM chain and key in these files (checked to match).
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let chain = std::fs::read_to_string(cert)
+        .with_context(|| format!("cannot read http.tls_cert {}", cert.display()))?;
+    let key_pem = std::fs::read_to_string(key)
+        .with_context(|| format!("cannot read http.tls_key {}", key.display()))?;
+    let serving = pki::ServingKey::from_pem(&chain, &key_pem).with_context(|| {
+        format!(
+            "http.tls_cert {} and http.tls_key {}",
+            cert.display(),
+            key.display()
+        )
+    })?;
+    Ok(ecs::server_config(&serving)?)
 }
 
 /// The stored labels the zone can serve. A row that is not a valid label (the store checks

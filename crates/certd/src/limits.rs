@@ -57,6 +57,29 @@ impl Limiter {
         Ok(())
     }
 
+    /// Refuses when `key` is at its limit, without counting (failures are counted with
+    /// [`Limiter::count`] once known).
+    pub fn check(&self, key: &str, now: OffsetDateTime) -> Result<(), ApiError> {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match counts.get(key) {
+            Some((start, n)) if now - *start < self.limit.window && *n >= self.limit.max => {
+                let left = (*start + self.limit.window - now).whole_seconds().max(1);
+                Err(ApiError::RateLimited {
+                    retry_after: u64::try_from(left).unwrap_or(1),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts one event for `key` whether or not it is over the limit.
+    pub fn count(&self, key: &str, now: OffsetDateTime) {
+        let _ = self.hit(key, now);
+    }
+
     /// Forgets `key` (a successful login clears its failures).
     pub fn reset(&self, key: &str) {
         self.counts
@@ -73,8 +96,12 @@ pub struct Limits {
     pub signup_per_addr: Limiter,
     /// Login attempts per client address.
     pub login_per_addr: Limiter,
-    /// Failed logins per account.
+    /// Failed logins per account, from anywhere.
     pub login_failures_per_account: Limiter,
+    /// Failed logins per account from one client address.
+    pub login_failures_per_account_addr: Limiter,
+    /// Password-reset requests per client address.
+    pub reset_per_addr: Limiter,
     /// Enrollment attempts per client address.
     pub enroll_per_addr: Limiter,
     /// Signed requests per device.
@@ -96,7 +123,9 @@ impl Default for Limits {
         Limits {
             signup_per_addr: per(5, 60),
             login_per_addr: per(30, 15),
-            login_failures_per_account: per(10, 15),
+            login_failures_per_account: per(50, 15),
+            login_failures_per_account_addr: per(10, 15),
+            reset_per_addr: per(10, 60),
             enroll_per_addr: per(20, 60),
             signing_per_device: per(30, 60),
             signing_per_addr: per(60, 60),

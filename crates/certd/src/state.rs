@@ -27,6 +27,13 @@ pub struct Settings {
     pub session_ttl: time::Duration,
     /// Oldest accepted signed request.
     pub signature_max_age: time::Duration,
+    /// The service's public base URL (`https://certs.example.org`): links in mails.
+    pub public_url: String,
+    /// Client addresses (networks) of reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<crate::proxy::IpNet>,
+    /// The service itself is reached over HTTPS (its own TLS, or a trusted proxy's):
+    /// HSTS is sent.
+    pub https: bool,
 }
 
 impl Settings {
@@ -39,6 +46,9 @@ impl Settings {
             hostname_hold: time::Duration::days(90),
             session_ttl: time::Duration::hours(12),
             signature_max_age: time::Duration::minutes(5),
+            public_url: format!("https://certs.{zone}"),
+            trusted_proxies: Vec::new(),
+            https: false,
         }
     }
 }
@@ -55,6 +65,10 @@ pub(crate) struct Inner {
     pub(crate) clock: Clock,
     pub(crate) dummy_hash: PasswordHash,
     pub(crate) acme: Option<Arc<crate::acme::AcmeHandle>>,
+    pub(crate) mailer: certd_mail::Mailer,
+    /// Key of the forms' anti-forgery tokens (random per process: a restart only makes
+    /// open forms ask for a reload).
+    pub(crate) csrf_key: aws_lc_rs::hmac::Key,
 }
 
 impl std::fmt::Debug for AppState {
@@ -75,6 +89,14 @@ impl AppState {
         acme: Option<crate::acme::AcmeHandle>,
     ) -> anyhow::Result<Self> {
         let dummy_hash = crate::secrets::dummy_hash()?;
+        // Mail goes to standard error until a mail server is configured (`with_mailer`).
+        let mailer = certd_mail::Mailer::new(
+            &certd_mail::MailConfig::default(),
+            std::path::Path::new("."),
+        )?;
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let csrf_key = aws_lc_rs::hmac::Key::generate(aws_lc_rs::hmac::HMAC_SHA256, &rng)
+            .map_err(|_| anyhow::anyhow!("cannot generate the CSRF key"))?;
         Ok(AppState(Arc::new(Inner {
             store,
             zone,
@@ -83,7 +105,17 @@ impl AppState {
             clock,
             dummy_hash,
             acme: acme.map(Arc::new),
+            mailer,
+            csrf_key,
         })))
+    }
+
+    /// The same state sending mail through `mailer`. Call before the state is cloned.
+    pub fn with_mailer(mut self, mailer: certd_mail::Mailer) -> anyhow::Result<Self> {
+        let inner = Arc::get_mut(&mut self.0)
+            .ok_or_else(|| anyhow::anyhow!("with_mailer after the state was shared"))?;
+        inner.mailer = mailer;
+        Ok(self)
     }
 
     pub(crate) async fn acme(&self) -> Result<&certd_acme::Acme, crate::error::ApiError> {

@@ -67,7 +67,10 @@ pub async fn serve(
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            // The peer is handed to handlers as axum's `ConnectInfo` (certd's limits use it).
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 app.clone().oneshot(req)
             });
             let builder = {

@@ -11,6 +11,7 @@
     clippy::print_stderr
 )]
 
+pub mod browser;
 pub mod ca;
 pub mod home;
 pub mod paths;
@@ -19,6 +20,7 @@ pub mod ports;
 pub mod postgres;
 pub mod process;
 pub mod sdk;
+pub mod smtp;
 pub mod venv;
 
 pub use ca::{Issued, IssuedFiles, KeyKind, TestCa, to_pkcs1_pem, to_sec1_pem};

@@ -14,8 +14,9 @@ use crate::shared::{bounded, check_serial, check_username, clip, count, found};
 use crate::store::{Result, Store};
 use crate::types::{
     Account, AccountId, ApiKey, ApiKeyId, AuditEvent, Certificate, ConsumedApiKey, Device,
-    DeviceId, Hostname, HostnameRules, NewAuditEvent, NewCertificate, NewOrder, Order, OrderId,
-    OrderState, OrderUpdate, PasswordHash, PublishedChallenge, Session, TokenHash, normalize_label,
+    DeviceId, EmailPurpose, EmailToken, Hostname, HostnameRules, NewAuditEvent, NewCertificate,
+    NewOrder, Order, OrderId, OrderState, OrderUpdate, PasswordHash, PublishedChallenge, Session,
+    TokenHash, normalize_label,
 };
 
 const ACCOUNT_COLUMNS_BY_ID: &str = "SELECT id, username, password_hash, email, email_verified_at, created_at, disabled_at \
@@ -160,6 +161,30 @@ impl Store for SqliteStore {
         found(done.rows_affected(), "account")
     }
 
+    async fn update_email(&self, id: AccountId, email: &str) -> Result<()> {
+        bounded("email", email, 254)?;
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE accounts SET email = $2, email_verified_at = NULL \
+             WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(id.0)
+        .bind(email)
+        .execute(&mut *tx)
+        .await?;
+        found(done.rows_affected(), "account")?;
+        sqlx::query(
+            "UPDATE email_tokens SET spent = TRUE \
+             WHERE account_id = $1 AND purpose = $2 AND NOT spent",
+        )
+        .bind(id.0)
+        .bind(EmailPurpose::Verify.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn set_account_disabled(
         &self,
         id: AccountId,
@@ -185,6 +210,10 @@ impl Store for SqliteStore {
                 .await?;
         found(done.rows_affected(), "account")?;
         sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE email_tokens SET spent = TRUE WHERE account_id = $1 AND NOT spent")
             .bind(id.0)
             .execute(&mut *tx)
             .await?;
@@ -256,6 +285,130 @@ impl Store for SqliteStore {
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(ts(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_sessions_of_account(
+        &self,
+        account: AccountId,
+        keep: Option<&TokenHash>,
+    ) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE account_id = $1 AND token_hash IS DISTINCT FROM $2",
+        )
+        .bind(account.0)
+        .bind(keep.map(TokenHash::as_hex))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    // ---- emailed links ---------------------------------------------------------------
+
+    async fn create_email_token(
+        &self,
+        account: AccountId,
+        purpose: EmailPurpose,
+        email: &str,
+        token_hash: &TokenHash,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        bounded("email", email, 254)?;
+        let done = sqlx::query(
+            "INSERT INTO email_tokens (token_hash, account_id, purpose, email, created_at, \
+                                       expires_at) \
+             SELECT $1, id, $3, $4, $5, $6 FROM accounts WHERE id = $2 AND deleted_at IS NULL",
+        )
+        .bind(token_hash.as_hex())
+        .bind(account.0)
+        .bind(purpose.as_str())
+        .bind(email)
+        .bind(ts(now))
+        .bind(ts(expires_at))
+        .execute(&self.pool)
+        .await?;
+        found(done.rows_affected(), "account")
+    }
+
+    async fn consume_email_token(
+        &self,
+        token_hash: &TokenHash,
+        purpose: EmailPurpose,
+        now: OffsetDateTime,
+    ) -> Result<EmailToken> {
+        const NOT_FOUND: StoreError = StoreError::NotFound {
+            what: "email token",
+        };
+        let mut tx = self.write().await?;
+        let account: i64 = sqlx::query_scalar(
+            "SELECT account_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2",
+        )
+        .bind(token_hash.as_hex())
+        .bind(purpose.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(NOT_FOUND)?;
+        // BEGIN IMMEDIATE already serializes writers (PostgreSQL locks the account row).
+        sqlx::query("SELECT id FROM accounts WHERE id = $1 AND deleted_at IS NULL")
+            .bind(account)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(NOT_FOUND)?;
+        // One conditional UPDATE: only one caller can flip `spent`.
+        let row = sqlx::query(
+            "UPDATE email_tokens SET spent = TRUE \
+             WHERE token_hash = $1 AND purpose = $2 AND NOT spent AND expires_at > $3 \
+             RETURNING email, created_at, expires_at",
+        )
+        .bind(token_hash.as_hex())
+        .bind(purpose.as_str())
+        .bind(ts(now))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(NOT_FOUND)?;
+        let token = EmailToken {
+            account_id: AccountId(account),
+            purpose,
+            email: row.try_get("email")?,
+            created_at: at(&row, "created_at")?,
+            expires_at: at(&row, "expires_at")?,
+        };
+        sqlx::query(
+            "UPDATE email_tokens SET spent = TRUE \
+             WHERE account_id = $1 AND purpose = $2 AND NOT spent",
+        )
+        .bind(account)
+        .bind(purpose.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    async fn count_email_tokens_since(
+        &self,
+        account: AccountId,
+        purpose: EmailPurpose,
+        since: OffsetDateTime,
+    ) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM email_tokens \
+             WHERE account_id = $1 AND purpose = $2 AND created_at >= $3",
+        )
+        .bind(account.0)
+        .bind(purpose.as_str())
+        .bind(ts(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count(n))
+    }
+
+    async fn prune_email_tokens(&self, older_than: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM email_tokens WHERE expires_at < $1")
+            .bind(ts(older_than))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())

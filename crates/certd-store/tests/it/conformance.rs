@@ -6,8 +6,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use certd_store::{
-    AccountId, DeviceId, HostnameRules, NewAuditEvent, NewCertificate, NewOrder, OrderState,
-    OrderUpdate, Outcome, PasswordHash, SCHEMA_VERSION, Store, StoreError, TokenHash,
+    AccountId, DeviceId, EmailPurpose, EmailToken, HostnameRules, NewAuditEvent, NewCertificate,
+    NewOrder, OrderState, OrderUpdate, Outcome, PasswordHash, SCHEMA_VERSION, Store, StoreError,
+    TokenHash,
 };
 use sha2::{Digest, Sha256};
 use time::macros::datetime;
@@ -98,6 +99,13 @@ on_both_backends!(
     audit_trail_newest_first,
     reopen_keeps_data_and_refuses_newer_schema,
     disk_holds_no_plaintext_secret,
+    email_tokens_consumed_once_and_expire,
+    consuming_an_email_token_spends_its_siblings,
+    email_token_consumed_once_under_concurrency,
+    update_email_clears_verification_and_spends_verify_links,
+    deleting_an_account_spends_its_email_tokens,
+    email_tokens_counted_and_pruned,
+    sessions_of_an_account_deleted_but_one,
 );
 
 async fn accounts_unique_ignoring_case_and_soft_deleted(b: Backend) {
@@ -1018,6 +1026,7 @@ async fn disk_holds_no_plaintext_secret(b: Backend) {
     // Raw secrets as the service would hand them to users; only their hashes go in.
     let api_key = "certd_ak_7Hq2mXvR9sKpLw3NzT8bYc4D";
     let session = "certd_sess_Q1w2E3r4T5y6U7i8O9p0";
+    let email_link = "certd_em_Zx9Cv8Bn7Mq6Wt5Ey4Ru3";
     let alice = account(s, "alice").await;
     s.register_hostname(alice, "box", RULES, T0).await.unwrap();
     s.create_api_key(alice, "box", &api_key[..12], &token_hash(api_key), T0)
@@ -1029,6 +1038,16 @@ async fn disk_holds_no_plaintext_secret(b: Backend) {
     s.create_session(&token_hash(session), alice, T0, T0 + Duration::hours(1))
         .await
         .unwrap();
+    s.create_email_token(
+        alice,
+        EmailPurpose::ResetPassword,
+        "alice@example.org",
+        &token_hash(email_link),
+        T0,
+        T0 + Duration::hours(1),
+    )
+    .await
+    .unwrap();
     b.store.close().await;
 
     let disk = b.disk_files().await;
@@ -1040,7 +1059,378 @@ async fn disk_holds_no_plaintext_secret(b: Backend) {
         contains(&disk, &api_key[..12]),
         "the display prefix is stored"
     );
-    for secret in [api_key, &api_key[12..], session] {
+    assert!(
+        contains(&disk, &sha256_hex(email_link)),
+        "sanity: the email link's hash is stored"
+    );
+    for secret in [api_key, &api_key[12..], session, email_link] {
         assert!(!contains(&disk, secret), "{secret} is on disk");
     }
+}
+
+/// Stores a link for `account` sent to its `<name>@example.org`, valid for an hour from `at`.
+async fn email_link(
+    store: &dyn Store,
+    account: AccountId,
+    purpose: EmailPurpose,
+    raw: &str,
+    at: OffsetDateTime,
+) {
+    let email = store.get_account(account).await.unwrap().email;
+    store
+        .create_email_token(
+            account,
+            purpose,
+            &email,
+            &token_hash(raw),
+            at,
+            at + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+}
+
+fn is_not_found(result: &Result<EmailToken, StoreError>) -> bool {
+    matches!(
+        result,
+        Err(StoreError::NotFound {
+            what: "email token"
+        })
+    )
+}
+
+async fn email_tokens_consumed_once_and_expire(b: Backend) {
+    let s = &*b.store;
+    let alice = account(s, "alice").await;
+    use EmailPurpose::{ResetPassword, Verify};
+    email_link(s, alice, Verify, "link-verify", T0).await;
+
+    let wrong = s
+        .consume_email_token(&token_hash("link-verify"), ResetPassword, T0)
+        .await;
+    assert!(is_not_found(&wrong), "wrong purpose: {wrong:?}");
+    let unknown = s
+        .consume_email_token(&token_hash("never-sent"), Verify, T0)
+        .await;
+    assert!(is_not_found(&unknown), "{unknown:?}");
+
+    let used = T0 + Duration::minutes(10);
+    let token = s
+        .consume_email_token(&token_hash("link-verify"), Verify, used)
+        .await
+        .unwrap();
+    assert_eq!(
+        token,
+        EmailToken {
+            account_id: alice,
+            purpose: Verify,
+            email: "alice@example.org".into(),
+            created_at: T0,
+            expires_at: T0 + Duration::hours(1),
+        },
+        "a wrong-purpose attempt did not spend it; microseconds survive"
+    );
+    let again = s
+        .consume_email_token(&token_hash("link-verify"), Verify, used)
+        .await;
+    assert!(is_not_found(&again), "second use: {again:?}");
+
+    email_link(s, alice, ResetPassword, "link-reset", T0).await;
+    let expiry = T0 + Duration::hours(1);
+    let expired = s
+        .consume_email_token(&token_hash("link-reset"), ResetPassword, expiry)
+        .await;
+    assert!(is_not_found(&expired), "at expires_at: {expired:?}");
+    let just_before = s
+        .consume_email_token(
+            &token_hash("link-reset"),
+            ResetPassword,
+            expiry - Duration::microseconds(1),
+        )
+        .await;
+    assert!(just_before.is_ok(), "{just_before:?}");
+
+    assert!(matches!(
+        s.create_email_token(
+            AccountId(999_999),
+            Verify,
+            "x@example.org",
+            &token_hash("orphan"),
+            T0,
+            expiry
+        )
+        .await,
+        Err(StoreError::NotFound { what: "account" })
+    ));
+    assert!(matches!(
+        s.create_email_token(alice, Verify, "", &token_hash("no-address"), T0, expiry)
+            .await,
+        Err(StoreError::InvalidInput { what: "email", .. })
+    ));
+}
+
+async fn consuming_an_email_token_spends_its_siblings(b: Backend) {
+    let s = &*b.store;
+    use EmailPurpose::{ResetPassword, Verify};
+    let (alice, bob) = (account(s, "alice").await, account(s, "bob").await);
+    for (i, raw) in ["reset-1", "reset-2", "reset-3"].into_iter().enumerate() {
+        email_link(
+            s,
+            alice,
+            ResetPassword,
+            raw,
+            T0 + Duration::minutes(i as i64),
+        )
+        .await;
+    }
+    email_link(s, alice, Verify, "alice-verify", T0).await;
+    email_link(s, bob, ResetPassword, "bob-reset", T0).await;
+
+    let now = T0 + Duration::minutes(5);
+    let token = s
+        .consume_email_token(&token_hash("reset-2"), ResetPassword, now)
+        .await
+        .unwrap();
+    assert_eq!(token.created_at, T0 + Duration::minutes(1));
+    for sibling in ["reset-1", "reset-3"] {
+        let result = s
+            .consume_email_token(&token_hash(sibling), ResetPassword, now)
+            .await;
+        assert!(is_not_found(&result), "{sibling}: {result:?}");
+    }
+    let verify = s
+        .consume_email_token(&token_hash("alice-verify"), Verify, now)
+        .await;
+    assert!(verify.is_ok(), "other purpose untouched: {verify:?}");
+    let bobs = s
+        .consume_email_token(&token_hash("bob-reset"), ResetPassword, now)
+        .await;
+    assert_eq!(bobs.unwrap().account_id, bob, "other account untouched");
+
+    email_link(s, alice, ResetPassword, "reset-4", now).await;
+    assert!(
+        s.consume_email_token(&token_hash("reset-4"), ResetPassword, now)
+            .await
+            .is_ok(),
+        "a link sent after one was used works"
+    );
+}
+
+async fn email_token_consumed_once_under_concurrency(b: Backend) {
+    const RACERS: usize = 8;
+    let store: Arc<dyn Store> = b.store.clone();
+    let alice = account(&*store, "alice").await;
+    for round in 0..4usize {
+        // Four sibling links, two racers each: one link may win, and it spends the rest.
+        let links: Vec<String> = (0..4).map(|i| format!("race-{round}-{i}")).collect();
+        for raw in &links {
+            email_link(&*store, alice, EmailPurpose::ResetPassword, raw, T0).await;
+        }
+        let barrier = Arc::new(Barrier::new(RACERS));
+        let tasks: Vec<_> = (0..RACERS)
+            .map(|i| {
+                let (store, barrier) = (store.clone(), barrier.clone());
+                // Round 0: everyone races for the same link; later rounds spread out.
+                let raw = links[if round == 0 { 0 } else { i % links.len() }].clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store
+                        .consume_email_token(&token_hash(&raw), EmailPurpose::ResetPassword, T0)
+                        .await
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(token) => {
+                    assert_eq!(token.account_id, alice);
+                    wins += 1;
+                }
+                Err(StoreError::NotFound {
+                    what: "email token",
+                }) => {}
+                Err(other) => panic!("round {round}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(wins, 1, "round {round}: exactly one racer wins");
+    }
+}
+
+async fn update_email_clears_verification_and_spends_verify_links(b: Backend) {
+    let s = &*b.store;
+    use EmailPurpose::{ResetPassword, Verify};
+    let alice = account(s, "alice").await;
+    s.mark_email_verified(alice, T0).await.unwrap();
+    email_link(s, alice, Verify, "old-verify", T0).await;
+    email_link(s, alice, ResetPassword, "reset", T0).await;
+
+    s.update_email(alice, "alice@new.example").await.unwrap();
+    let found = s.get_account(alice).await.unwrap();
+    assert_eq!(found.email, "alice@new.example");
+    assert_eq!(found.email_verified_at, None, "the new address is unproven");
+    let old = s
+        .consume_email_token(&token_hash("old-verify"), Verify, T0)
+        .await;
+    assert!(is_not_found(&old), "a link to the old address: {old:?}");
+    assert!(
+        s.consume_email_token(&token_hash("reset"), ResetPassword, T0)
+            .await
+            .is_ok(),
+        "reset links are not affected"
+    );
+    assert_eq!(
+        s.count_email_tokens_since(alice, Verify, T0).await.unwrap(),
+        1,
+        "spent links still count toward resend limits"
+    );
+
+    email_link(s, alice, Verify, "new-verify", T0).await;
+    let token = s
+        .consume_email_token(&token_hash("new-verify"), Verify, T0)
+        .await
+        .unwrap();
+    assert_eq!(token.email, "alice@new.example");
+
+    assert!(matches!(
+        s.update_email(AccountId(999_999), "x@example.org").await,
+        Err(StoreError::NotFound { what: "account" })
+    ));
+    assert!(matches!(
+        s.update_email(alice, &"x".repeat(300)).await,
+        Err(StoreError::InvalidInput { what: "email", .. })
+    ));
+    s.delete_account(alice, T0).await.unwrap();
+    assert!(matches!(
+        s.update_email(alice, "x@example.org").await,
+        Err(StoreError::NotFound { what: "account" })
+    ));
+}
+
+async fn deleting_an_account_spends_its_email_tokens(b: Backend) {
+    let s = &*b.store;
+    use EmailPurpose::{ResetPassword, Verify};
+    let (alice, bob) = (account(s, "alice").await, account(s, "bob").await);
+    email_link(s, alice, Verify, "alice-verify", T0).await;
+    email_link(s, alice, ResetPassword, "alice-reset", T0).await;
+    email_link(s, bob, ResetPassword, "bob-reset", T0).await;
+
+    s.delete_account(alice, T0).await.unwrap();
+    for (raw, purpose) in [("alice-verify", Verify), ("alice-reset", ResetPassword)] {
+        let result = s.consume_email_token(&token_hash(raw), purpose, T0).await;
+        assert!(is_not_found(&result), "{raw}: {result:?}");
+    }
+    assert!(matches!(
+        s.create_email_token(
+            alice,
+            Verify,
+            "alice@example.org",
+            &token_hash("late"),
+            T0,
+            T0 + Duration::hours(1)
+        )
+        .await,
+        Err(StoreError::NotFound { what: "account" })
+    ));
+    assert!(
+        s.consume_email_token(&token_hash("bob-reset"), ResetPassword, T0)
+            .await
+            .is_ok()
+    );
+}
+
+async fn email_tokens_counted_and_pruned(b: Backend) {
+    let s = &*b.store;
+    use EmailPurpose::{ResetPassword, Verify};
+    let (alice, bob) = (account(s, "alice").await, account(s, "bob").await);
+    let minute = |n| T0 + Duration::minutes(n);
+    for n in 0..4 {
+        email_link(s, alice, Verify, &format!("verify-{n}"), minute(n * 10)).await;
+    }
+    email_link(s, alice, ResetPassword, "reset", minute(5)).await;
+    email_link(s, bob, Verify, "bob-verify", minute(30)).await;
+    s.consume_email_token(&token_hash("verify-3"), Verify, minute(31))
+        .await
+        .unwrap();
+
+    let counted = |account, purpose, since| s.count_email_tokens_since(account, purpose, since);
+    assert_eq!(
+        counted(alice, Verify, T0).await.unwrap(),
+        4,
+        "used ones too"
+    );
+    assert_eq!(
+        counted(alice, Verify, minute(10)).await.unwrap(),
+        3,
+        "at or after"
+    );
+    assert_eq!(counted(alice, Verify, minute(11)).await.unwrap(), 2);
+    assert_eq!(counted(alice, ResetPassword, T0).await.unwrap(), 1);
+    assert_eq!(counted(bob, Verify, T0).await.unwrap(), 1);
+    assert_eq!(counted(bob, ResetPassword, T0).await.unwrap(), 0);
+
+    // Links live an hour: verify-0 expires at minute 60, reset at 65, verify-1 at 70.
+    assert_eq!(s.prune_email_tokens(minute(60)).await.unwrap(), 0, "before");
+    assert_eq!(s.prune_email_tokens(minute(66)).await.unwrap(), 2);
+    assert_eq!(counted(alice, Verify, T0).await.unwrap(), 3);
+    assert_eq!(counted(alice, ResetPassword, T0).await.unwrap(), 0);
+    assert_eq!(
+        s.prune_email_tokens(minute(1000)).await.unwrap(),
+        4,
+        "used or not"
+    );
+    assert_eq!(counted(alice, Verify, T0).await.unwrap(), 0);
+}
+
+async fn sessions_of_an_account_deleted_but_one(b: Backend) {
+    let s = &*b.store;
+    let (alice, bob) = (account(s, "alice").await, account(s, "bob").await);
+    let exp = T0 + Duration::hours(12);
+    for raw in ["alice-1", "alice-2", "alice-3"] {
+        s.create_session(&token_hash(raw), alice, T0, exp)
+            .await
+            .unwrap();
+    }
+    s.create_session(&token_hash("bob-1"), bob, T0, exp)
+        .await
+        .unwrap();
+
+    let kept = token_hash("alice-2");
+    assert_eq!(
+        s.delete_sessions_of_account(alice, Some(&kept))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(s.get_session(&kept, T0).await.is_ok(), "the kept one lives");
+    for gone in ["alice-1", "alice-3"] {
+        assert!(
+            s.get_session(&token_hash(gone), T0).await.is_err(),
+            "{gone}"
+        );
+    }
+    assert!(s.get_session(&token_hash("bob-1"), T0).await.is_ok());
+
+    assert_eq!(
+        s.delete_sessions_of_account(alice, Some(&token_hash("bob-1")))
+            .await
+            .unwrap(),
+        1,
+        "keeping another account's session keeps nothing of this one's"
+    );
+    assert!(
+        s.get_session(&token_hash("bob-1"), T0).await.is_ok(),
+        "and never touches the other account"
+    );
+    s.create_session(&token_hash("alice-4"), alice, T0, exp)
+        .await
+        .unwrap();
+    assert_eq!(s.delete_sessions_of_account(alice, None).await.unwrap(), 1);
+    assert_eq!(s.delete_sessions_of_account(alice, None).await.unwrap(), 0);
+    assert_eq!(
+        s.delete_sessions_of_account(AccountId(999_999), None)
+            .await
+            .unwrap(),
+        0
+    );
 }

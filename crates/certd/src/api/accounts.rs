@@ -6,17 +6,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{audited, json};
-use crate::auth::{ClientAddr, LoggedIn, SESSION_COOKIE, session_cookie};
+use crate::auth::{ClientAddr, LoggedIn, session_cookie};
 use crate::error::ApiError;
-use crate::secrets;
 use crate::state::AppState;
-use crate::validate;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,29 +29,12 @@ pub(crate) async fn create_account(
     addr: ClientAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = async {
-        let req: NewAccount = json(body)?;
-        let username = validate::username(&req.username)?;
-        validate::password(&req.password, &username)?;
-        let email = validate::email(&req.email)?;
-        // Counted once the input is valid: the limit is on accounts made, and a typo
-        // should not lock a person out.
-        state
-            .0
-            .limits
-            .signup_per_addr
-            .hit(&addr.key(), state.now())?;
-        let hash =
-            secrets::hash_password(&req.password).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let account = state
-            .store()
-            .create_account(&username, &email, &hash, state.now())
-            .await?;
-        Ok(account)
-    }
-    .await;
-    let actor = result.as_ref().ok().map(|a| a.id);
-    let account = audited(&state, actor, addr, "account.create", None, result).await?;
+    let req: NewAccount = match json(body) {
+        Ok(r) => r,
+        Err(e) => return audited(&state, None, addr, "account.create", None, Err(e)).await,
+    };
+    let account =
+        crate::service::sign_up(&state, addr, &req.username, &req.email, &req.password).await?;
     let body = serde_json::json!({"username": account.username, "email": account.email});
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -70,69 +51,17 @@ pub(crate) async fn create_session(
     addr: ClientAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let now = state.now();
-    state.0.limits.login_per_addr.hit(&addr.key(), now)?;
     let req: Login = json(body)?;
-    let username = req.username.trim().to_ascii_lowercase();
-    state
-        .0
-        .limits
-        .login_failures_per_account
-        .hit(&username, now)?;
-    let account = state
-        .store()
-        .get_account_by_username(&username)
-        .await
-        .ok()
-        .filter(|a| a.disabled_at.is_none());
-    // Verify against a dummy hash for unknown users: same work, same answer.
-    let hash = account
-        .as_ref()
-        .map_or(&state.0.dummy_hash, |a| &a.password_hash);
-    let ok = secrets::verify_password(&req.password, hash) && account.is_some();
-    let actor = account.as_ref().map(|a| a.id);
-    let result = match (ok, account) {
-        (true, Some(account)) => {
-            let (token, hash) = secrets::new_token(secrets::SESSION_PREFIX)
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let expires = now + state.0.settings.session_ttl;
-            state
-                .store()
-                .create_session(&hash, account.id, now, expires)
-                .await?;
-            state.0.limits.login_failures_per_account.reset(&username);
-            Ok(token)
-        }
-        _ => Err(ApiError::BadLogin),
-    };
-    let token = audited(
-        &state,
-        actor,
-        addr,
-        "session.create",
-        Some(&username),
-        result,
-    )
-    .await?;
-    let secure = if state.0.settings.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let ttl = state.0.settings.session_ttl.whole_seconds();
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={ttl}{secure}",
-        token.expose_secret()
-    );
+    let (token, account) =
+        crate::service::log_in(&state, addr, &req.username, &req.password).await?;
+    let username = account.username;
     let mut resp = (
         StatusCode::OK,
         Json(serde_json::json!({"username": username})),
     )
         .into_response();
-    let mut value =
-        HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.to_string()))?;
-    value.set_sensitive(true);
-    resp.headers_mut().insert(SET_COOKIE, value);
+    resp.headers_mut()
+        .insert(SET_COOKIE, crate::auth::session_set_cookie(&state, &token)?);
     Ok(resp)
 }
 
@@ -143,17 +72,10 @@ pub(crate) async fn delete_session(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let token = session_cookie(&headers).ok_or(ApiError::NotLoggedIn)?;
-    let result = state
-        .store()
-        .delete_session(&secrets::hash_token(token))
-        .await
-        .map_err(ApiError::from);
-    audited(&state, Some(account), addr, "session.delete", None, result).await?;
-    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    crate::service::log_out(&state, addr, account, token).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    if let Ok(v) = HeaderValue::from_str(&expired) {
-        resp.headers_mut().insert(SET_COOKIE, v);
-    }
+    resp.headers_mut()
+        .insert(SET_COOKIE, crate::auth::session_clear_cookie());
     Ok(resp)
 }
 
@@ -177,4 +99,31 @@ pub(crate) async fn list_audit(
         })
         .collect();
     Ok(Json(rows).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VerifyEmail {
+    token: String,
+}
+
+pub(crate) async fn verify_email(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: VerifyEmail = json(body)?;
+    let account = crate::service::verify_email(&state, addr, &req.token).await?;
+    let body =
+        serde_json::json!({"username": account.username, "email": account.email, "verified": true});
+    Ok(Json(body).into_response())
+}
+
+pub(crate) async fn resend_verification(
+    State(state): State<AppState>,
+    LoggedIn(account): LoggedIn,
+    addr: ClientAddr,
+) -> Result<Response, ApiError> {
+    crate::service::resend_verification(&state, addr, account).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -179,34 +179,6 @@ pub(crate) async fn revoke_certificate(
     addr: ClientAddr,
     Path(serial): Path<String>,
 ) -> Result<Response, ApiError> {
-    let result = async {
-        let cert = state.store().get_certificate(&serial).await?;
-        if cert.account_id != account {
-            return Err(ApiError::NotFound("certificate"));
-        }
-        let chain = pki::parse_cert_chain(&cert.chain_pem)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let leaf = chain
-            .first()
-            .ok_or_else(|| ApiError::Internal("empty chain".into()))?;
-        let acme = state.acme().await?;
-        acme.revoke(leaf.as_ref(), certd_acme::RevocationReason::Superseded)
-            .await?;
-        state
-            .store()
-            .revoke_certificate(&serial, state.now())
-            .await?;
-        Ok(())
-    }
-    .await;
-    audited(
-        &state,
-        Some(account),
-        addr,
-        "certificate.revoke",
-        Some(&serial),
-        result,
-    )
-    .await?;
+    crate::service::revoke_certificate(&state, addr, account, &serial).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

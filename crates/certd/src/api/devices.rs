@@ -91,20 +91,7 @@ pub(crate) async fn revoke_device(
     addr: ClientAddr,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let result = state
-        .store()
-        .revoke_device(account, certd_store::DeviceId(id), state.now())
-        .await
-        .map_err(ApiError::from);
-    audited(
-        &state,
-        Some(account),
-        addr,
-        "device.revoke",
-        Some(&id.to_string()),
-        result,
-    )
-    .await?;
+    crate::service::revoke_device(&state, addr, account, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -13,9 +13,7 @@ use serde::Deserialize;
 use super::{audited, json};
 use crate::auth::{ClientAddr, LoggedIn};
 use crate::error::ApiError;
-use crate::secrets;
 use crate::state::AppState;
-use crate::validate;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,34 +27,13 @@ pub(crate) async fn create_api_key(
     addr: ClientAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req: Result<NewApiKey, _> = json(body);
-    let target = req.as_ref().map(|r| r.hostname.clone()).unwrap_or_default();
-    let result = async {
-        let label = validate::hostname(&req?.hostname)
-            .map_err(|_| ApiError::NotYourHostname(target.clone()))?;
-        let owned = state.store().list_hostnames(account).await?;
-        if !owned.iter().any(|h| h.label == label) {
-            return Err(ApiError::NotYourHostname(label));
+    let req: NewApiKey = match json(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return audited(&state, Some(account), addr, "api_key.create", None, Err(e)).await;
         }
-        let (key, hash) = secrets::new_token(secrets::API_KEY_PREFIX)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let prefix = secrets::display_prefix(&key);
-        let row = state
-            .store()
-            .create_api_key(account, &label, &prefix, &hash, state.now())
-            .await?;
-        Ok((row, key))
-    }
-    .await;
-    let (row, key) = audited(
-        &state,
-        Some(account),
-        addr,
-        "api_key.create",
-        Some(&target),
-        result,
-    )
-    .await?;
+    };
+    let (row, key) = crate::service::create_api_key(&state, addr, account, &req.hostname).await?;
     let body = serde_json::json!({
         "id": row.id.0, "prefix": row.prefix, "hostname": row.hostname,
         "key": key.expose_secret(),
@@ -93,19 +70,6 @@ pub(crate) async fn revoke_api_key(
     addr: ClientAddr,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let result = state
-        .store()
-        .revoke_api_key(account, certd_store::ApiKeyId(id), state.now())
-        .await
-        .map_err(ApiError::from);
-    audited(
-        &state,
-        Some(account),
-        addr,
-        "api_key.revoke",
-        Some(&id.to_string()),
-        result,
-    )
-    .await?;
+    crate::service::revoke_api_key(&state, addr, account, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

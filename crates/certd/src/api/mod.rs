@@ -7,6 +7,8 @@ mod devices;
 mod hostnames;
 mod keys;
 
+pub(crate) use crate::service::audited;
+pub use certificates::WEEKLY_BUDGET;
 pub(crate) use certificates::store_certificate;
 
 use axum::Router;
@@ -14,10 +16,8 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
 use axum::routing::{delete, get, post};
-use certd_store::{AccountId, NewAuditEvent, Outcome};
 use serde::de::DeserializeOwned;
 
-use crate::auth::ClientAddr;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -33,6 +33,8 @@ pub fn routes() -> Router<AppState> {
             post(accounts::create_session).delete(accounts::delete_session),
         )
         .route("/api/v1/audit", get(accounts::list_audit))
+        .route("/api/v1/email/verify", post(accounts::verify_email))
+        .route("/api/v1/email/resend", post(accounts::resend_verification))
         .route(
             "/api/v1/hostnames",
             get(hostnames::list_hostnames).post(hostnames::create_hostname),
@@ -73,38 +75,4 @@ pub(crate) fn json<T: DeserializeOwned>(
         }
     })?;
     serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))
-}
-
-/// Writes an audit event for `action` on `target` with the request's outcome, and passes
-/// the result through. An audit write that fails is logged: the action has happened.
-pub(crate) async fn audited<T>(
-    state: &AppState,
-    actor: Option<AccountId>,
-    addr: ClientAddr,
-    action: &str,
-    target: Option<&str>,
-    result: Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let outcome = match &result {
-        Ok(_) => Outcome::Ok,
-        Err(e @ ApiError::Internal(_)) => Outcome::Error {
-            reason: e.audit_reason(),
-        },
-        Err(e) => Outcome::Denied {
-            reason: e.audit_reason(),
-        },
-    };
-    let event = NewAuditEvent {
-        at: state.now(),
-        actor,
-        subject: actor,
-        client_addr: addr.0,
-        action,
-        target,
-        outcome,
-    };
-    if let Err(e) = state.store().append_audit(&event).await {
-        tracing::error!(action, error = %e, "cannot write the audit log");
-    }
-    result
 }

@@ -66,6 +66,15 @@ impl Certd {
         zone: Arc<certd_dns::ZoneState>,
         acme: Option<certd::acme::AcmeHandle>,
     ) -> Self {
+        Certd::with_settings(zone, acme, |_| {}).await
+    }
+
+    /// A certd with `adjust` applied to its settings.
+    pub async fn with_settings(
+        zone: Arc<certd_dns::ZoneState>,
+        acme: Option<certd::acme::AcmeHandle>,
+        adjust: impl FnOnce(&mut certd::Settings),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("certd.sqlite");
         let dsn = certd_store::Dsn::parse(&format!("sqlite://{}", db_path.display())).unwrap();
@@ -74,6 +83,7 @@ impl Certd {
         let c = Arc::clone(&clock);
         let mut settings = certd::Settings::new(ZONE);
         settings.secure_cookies = false;
+        adjust(&mut settings);
         let state = certd::AppState::new(
             Arc::clone(&store),
             Arc::clone(&zone),
@@ -158,6 +168,13 @@ impl Certd {
             .call("POST", "/api/v1/accounts", None, Some(body))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        // The address counts as confirmed (the mailed link is the web tests' business).
+        let account = self.store.get_account_by_username(user).await.unwrap();
+        let at = OffsetDateTime::from_unix_timestamp(self.now()).unwrap();
+        self.store
+            .mark_email_verified(account.id, at)
+            .await
+            .unwrap();
         let body = serde_json::json!({"username": user, "password": "a long and unusual phrase"});
         let r = self.call("POST", "/api/v1/session", None, Some(body)).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.json);

@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod api;
+mod browser;
 mod harness;
 mod issue;
 mod process;
 mod recovery;
 mod signed;
+mod web;

@@ -121,6 +121,43 @@ fn names_registered_over_http_resolve_to_loopback_and_survive_a_restart() {
         &jar,
     );
     assert_eq!(code, 200);
+    // No [mail] in the config: the log transport prints the verification mail.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let token = loop {
+        let err = certd.child.stderr();
+        if let Some(at) = err.find("/verify?token=") {
+            let rest = &err[at + "/verify?token=".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(rest.len());
+            break rest[..end].to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no mail printed: {err}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let (code, body) = curl(
+        http,
+        "POST",
+        "/api/v1/api-keys",
+        r#"{"hostname":"kims-mac"}"#,
+        &jar,
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body.contains("CD2003"),
+        "unverified accounts get no API key: {body}"
+    );
+    let (code, body) = curl(
+        http,
+        "POST",
+        "/api/v1/email/verify",
+        &format!(r#"{{"token":"{token}"}}"#),
+        &jar,
+    );
+    assert_eq!(code, 200, "{body}");
     let (code, body) = curl(
         http,
         "POST",

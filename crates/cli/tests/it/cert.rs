@@ -28,6 +28,7 @@ pub(crate) struct World {
     app: axum::Router,
     url: String,
     zone: Arc<certd_dns::ZoneState>,
+    store: Arc<dyn certd_store::Store>,
     pub(crate) _pebble: Pebble,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -64,7 +65,7 @@ impl World {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let (app, url, pebble, stop, zone) = rt.block_on(async {
+        let (app, url, pebble, stop, zone, store) = rt.block_on(async {
             let zone = Arc::new(certd_dns::ZoneState::new(zone_config()).unwrap());
             let (udp, tcp) = loop {
                 let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -103,7 +104,7 @@ impl World {
             let mut settings = certd::Settings::new(ZONE);
             settings.secure_cookies = false;
             let state = certd::AppState::new(
-                store,
+                store.clone(),
                 zone.clone(),
                 settings,
                 Arc::new(time::OffsetDateTime::now_utc),
@@ -122,13 +123,14 @@ impl World {
                 .await
                 .unwrap();
             });
-            (app, url, pebble, stop, zone)
+            (app, url, pebble, stop, zone, store)
         });
         World {
             rt,
             app,
             url,
             zone,
+            store,
             _pebble: pebble,
             _dir: dir,
             _stop: stop,
@@ -219,6 +221,16 @@ impl World {
             json!({"username": user, "password": pw, "email": format!("{user}@example.org")}),
         );
         assert_eq!(s, StatusCode::CREATED, "{j}");
+        // The address counts as confirmed (certd's own tests follow the mailed link).
+        let store = self.store.clone();
+        let user_name = user.to_owned();
+        self.rt.block_on(async move {
+            let account = store.get_account_by_username(&user_name).await.unwrap();
+            store
+                .mark_email_verified(account.id, time::OffsetDateTime::now_utc())
+                .await
+                .unwrap();
+        });
         let (s, j, cookie) = self.call(
             "/api/v1/session",
             None,

@@ -2,4 +2,5 @@
 //! and awscli, the `rust-sdk-probe` binary, `openssl s_server` for HTTPS).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
+mod browser;
 mod sdk_runners;
