@@ -44,6 +44,18 @@ pub enum ZoneError {
         /// The label.
         label: String,
     },
+    /// A user holds the label the service wants for itself.
+    #[error("{label:?} is registered by a user; choose another name for the service")]
+    AlreadyRegistered {
+        /// The label.
+        label: String,
+    },
+    /// The label is one of the service's own names.
+    #[error("{label:?} is a name of the service itself and cannot be registered")]
+    ReservedForService {
+        /// The label.
+        label: String,
+    },
     /// A challenge was set for a label that is not registered.
     #[error("{label:?} is not registered; challenges are only published for registered names")]
     NotRegistered {
@@ -92,6 +104,9 @@ struct Names {
     registered: HashSet<Box<[u8]>>,
     /// Lowercase label → its TXT values (1 or 2; the entry is removed when empty).
     challenges: HashMap<Box<[u8]>, Vec<Box<str>>>,
+    /// Labels of the service's own names (its web host): challenges allowed, never
+    /// registrable, no A record.
+    service: HashSet<Box<[u8]>>,
 }
 
 /// The zone: its fixed configuration and its registered names and ACME challenges.
@@ -185,7 +200,35 @@ impl ZoneState {
                 label: label.to_string(),
             });
         }
+        if self.read().service.contains(label.as_str().as_bytes()) {
+            return Err(ZoneError::ReservedForService {
+                label: label.to_string(),
+            });
+        }
         Ok(())
+    }
+
+    /// Makes `label` one of the service's own names: ACME challenges may be published at
+    /// `_acme-challenge.<label>.<apex>` (for the service's own certificate), users can
+    /// never register it, and it answers no A record. Refused if someone holds it.
+    pub fn add_service_label(&self, label: &str) -> Result<(), ZoneError> {
+        let label = parse(label)?;
+        let mut names = self.write();
+        let key = label.as_str().as_bytes();
+        if names.registered.contains(key) {
+            return Err(ZoneError::AlreadyRegistered {
+                label: label.to_string(),
+            });
+        }
+        names.service.insert(key.into());
+        Ok(())
+    }
+
+    /// Whether `label` is one of the service's own names.
+    pub fn is_service_label(&self, label: &str) -> bool {
+        Label::parse(label)
+            .map(|l| self.read().service.contains(l.as_str().as_bytes()))
+            .unwrap_or(false)
     }
 
     /// Registers `label` so that `<label>.<apex>` answers A 127.0.0.1. Returns false if it
@@ -229,7 +272,7 @@ impl ZoneState {
         check_challenge(value)?;
         let mut names = self.write();
         let key = label.as_str().as_bytes();
-        if !names.registered.contains(key) {
+        if !names.registered.contains(key) && !names.service.contains(key) {
             return Err(ZoneError::NotRegistered {
                 label: label.to_string(),
             });
@@ -376,6 +419,39 @@ mod tests {
         assert!(z.unregister("aLiCe").unwrap());
         assert!(!z.unregister("alice").unwrap());
         assert!(z.is_empty());
+    }
+
+    #[test]
+    fn service_labels_take_challenges_but_are_never_registered() {
+        let z = zone();
+        z.register("alice").unwrap();
+        assert_eq!(
+            z.add_service_label("alice"),
+            Err(ZoneError::AlreadyRegistered {
+                label: "alice".into()
+            })
+        );
+        assert_eq!(
+            z.set_challenge("certs", "v1"),
+            Err(ZoneError::NotRegistered {
+                label: "certs".into()
+            })
+        );
+        z.add_service_label("Certs").unwrap();
+        assert!(z.is_service_label("certs") && !z.is_service_label("alice"));
+        assert_eq!(
+            z.register("certs"),
+            Err(ZoneError::ReservedForService {
+                label: "certs".into()
+            })
+        );
+        z.set_challenge("certs", "v1").unwrap();
+        assert_eq!(
+            z.lookup(&name("_acme-challenge.certs.example.test.")),
+            Node::Challenge(vec!["v1".into()])
+        );
+        // No A record: the service's web host is not a loopback name.
+        assert_eq!(z.lookup(&name("certs.example.test.")), Node::Missing);
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub struct HttpSection {
     /// The service is reached over HTTPS through a trusted proxy (send HSTS).
     #[serde(default)]
     pub behind_https_proxy: bool,
+    /// Serve HTTPS with a certificate certd gets itself for `<label>.<zone>` from its ACME
+    /// CA through its own DNS (renewed automatically). Not with `tls_cert`.
+    #[serde(default)]
+    pub acme_web_label: Option<String>,
 }
 
 fn yes() -> bool {
@@ -200,6 +204,8 @@ pub struct Config {
     pub trusted_proxies: Vec<crate::proxy::IpNet>,
     /// HTTPS certificate chain and key files.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The label of certd's own web name, when it gets its certificate itself.
+    pub acme_web_label: Option<String>,
     /// HSTS is sent (own TLS, or a proxy that terminates HTTPS).
     pub https: bool,
     /// Outgoing mail.
@@ -277,12 +283,32 @@ impl Config {
             (Some(c), Some(k)) => Some((at(c), at(k))),
             _ => bail!("http.tls_cert and http.tls_key go together"),
         };
-        let https = tls.is_some() || file.http.behind_https_proxy;
+        let acme_web_label = match file.http.acme_web_label {
+            None => None,
+            Some(_) if tls.is_some() => {
+                bail!(
+                    "http.acme_web_label and http.tls_cert exclude each other: pick one certificate"
+                )
+            }
+            Some(l) => {
+                let label = certd_dns::Label::parse(&l)
+                    .map_err(|e| anyhow::anyhow!("http.acme_web_label {l:?}: {e}"))?;
+                Some(label.as_str().to_owned())
+            }
+        };
+        let https = tls.is_some() || acme_web_label.is_some() || file.http.behind_https_proxy;
         let public_url = match file.http.public_url {
             Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
                 u.trim_end_matches('/').to_owned()
             }
             Some(u) => bail!("http.public_url {u:?} must start with https:// or http://"),
+            None if acme_web_label.is_some() => {
+                let label = acme_web_label.as_deref().unwrap_or_default();
+                match file.http.listen.port() {
+                    443 => format!("https://{label}.{zone}"),
+                    port => format!("https://{label}.{zone}:{port}"),
+                }
+            }
             None if tls.is_some() => format!("https://{}", file.http.listen),
             None => format!("http://{}", file.http.listen),
         };
@@ -312,6 +338,7 @@ impl Config {
             public_url,
             trusted_proxies,
             tls,
+            acme_web_label,
             https,
             mail: file.mail,
             config_dir: base.to_path_buf(),

@@ -15,6 +15,7 @@ pub mod service;
 pub mod state;
 pub mod validate;
 pub mod web;
+pub mod webcert;
 
 use std::sync::Arc;
 
@@ -80,6 +81,11 @@ pub fn run(config: config::Config) -> anyhow::Result<()> {
     rt.block_on(async move {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+        // A configured certificate is checked before any port is taken.
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(tls_config(cert, key)?),
+            None => None,
+        };
         let dsn = certd_store::Dsn::parse(&config.store_url)?;
         let store = certd_store::open(&dsn).await.context("cannot open the store")?;
         let zone = Arc::new(certd_dns::ZoneState::new(zone_config(&config))?);
@@ -106,12 +112,18 @@ pub fn run(config: config::Config) -> anyhow::Result<()> {
         let mailer = certd_mail::Mailer::new(&config.mail, &config.config_dir)
             .context("[mail]")?;
         tracing::info!(transport = mailer.transport_name(), "mail");
-        let tls = match &config.tls {
-            Some((cert, key)) => Some(tls_config(cert, key)?),
-            None => None,
-        };
-        let state = AppState::new(store, zone, settings, clock, Some(acme_handle(&config)?))?
+        let state = AppState::new(store, Arc::clone(&zone), settings, clock, Some(acme_handle(&config)?))?
             .with_mailer(mailer)?;
+        let tls = match (&config.acme_web_label, tls) {
+            (Some(label), _) => {
+                let acme = state.acme_handle().context("no ACME CA")?;
+                let web = webcert::WebCert::start(label, Arc::clone(&zone), acme, &config.data_dir).await?;
+                let cfg = web.server_config()?;
+                web.spawn_renewal();
+                Some(cfg)
+            }
+            (None, tls) => tls,
+        };
         // Interrupted orders are settled in the background: a CA that is down must not
         // keep the service from starting.
         let recovering = state.clone();

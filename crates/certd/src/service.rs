@@ -198,6 +198,11 @@ pub(crate) async fn register_hostname(
 ) -> Result<Hostname, ApiError> {
     let result = async {
         let label = validate::hostname(name)?;
+        if state.0.zone.is_service_label(&label) {
+            return Err(ApiError::HostnameUnavailable(format!(
+                "{label:?} is a name of the service itself"
+            )));
+        }
         let rules = HostnameRules {
             hold: state.0.settings.hostname_hold,
             max_per_account: state.0.settings.hostnames_per_account,

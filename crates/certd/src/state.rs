@@ -118,6 +118,11 @@ impl AppState {
         Ok(self)
     }
 
+    /// The ACME client handle, when a CA is configured.
+    pub fn acme_handle(&self) -> Option<Arc<crate::acme::AcmeHandle>> {
+        self.0.acme.clone()
+    }
+
     pub(crate) async fn acme(&self) -> Result<&certd_acme::Acme, crate::error::ApiError> {
         match &self.0.acme {
             Some(handle) => handle.get().await,

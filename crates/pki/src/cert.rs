@@ -53,6 +53,14 @@ impl CertInfo {
     }
 }
 
+impl CertInfo {
+    /// When renewal is due: a third of the lifetime before expiry (Let's Encrypt's advice;
+    /// with 90-day certificates, 30 days of margin for an outage of the service or CA).
+    pub fn renewal_from(&self) -> OffsetDateTime {
+        self.not_after - (self.not_after - self.not_before) / 3
+    }
+}
+
 /// Reads the facts of one DER certificate.
 pub fn cert_info(der: &CertificateDer<'_>) -> Result<CertInfo, PkiError> {
     let bad = |reason: String| PkiError::BadCertificate { index: 1, reason };

@@ -50,6 +50,9 @@ pub enum CsrError {
         expected: String,
     },
     /// A key type or size outside the policy.
+    #[error("cannot generate a key and CSR: {0}")]
+    /// Key or CSR generation failed (the system's random source, or rcgen).
+    Generate(String),
     #[error("key not accepted: {0}; use ECDSA P-256/P-384 or RSA 2048-4096")]
     WeakKey(String),
 }
@@ -71,6 +74,22 @@ pub fn csr_from_pem(pem: &str) -> Result<Vec<u8>, CsrError> {
     let der = CertificateSigningRequestDer::from_pem_slice(pem.as_bytes())
         .map_err(|_| CsrError::NotPem)?;
     Ok(der.as_ref().to_vec())
+}
+
+/// A fresh P-256 key (PKCS#8 PEM, secret) and a CSR naming only `fqdn` (no CN): what the
+/// CLI sends to certd, and what certd sends its CA for its own web name.
+pub fn new_key_and_csr(fqdn: &str) -> Result<(secrecy::SecretString, String), CsrError> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|_| CsrError::Generate("cannot generate a P-256 key".into()))?;
+    let mut params = rcgen::CertificateParams::new(vec![fqdn.to_owned()])
+        .map_err(|e| CsrError::Generate(format!("{fqdn}: {e}")))?;
+    // rcgen puts a placeholder CN in by default; the SAN alone names the host.
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let csr = params
+        .serialize_request(&key)
+        .and_then(|c| c.pem())
+        .map_err(|e| CsrError::Generate(e.to_string()))?;
+    Ok((secrecy::SecretString::from(key.serialize_pem()), csr))
 }
 
 /// Checks `der` against the policy for `fqdn` (lowercase): signature valid; the subject

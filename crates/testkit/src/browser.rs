@@ -206,6 +206,35 @@ impl Browser {
         write_file(path, &png);
     }
 
+    /// Saves a PNG of the whole page, beyond the viewport (Chromium's DevTools
+    /// `Page.captureScreenshot` through chromedriver), creating parent directories.
+    pub fn screenshot_full_page(&self, path: &Path) {
+        let metrics = self.cdp("Page.getLayoutMetrics", json!({}));
+        let size = &metrics["cssContentSize"];
+        let (width, height) = (size["width"].as_f64(), size["height"].as_f64());
+        let (Some(width), Some(height)) = (width, height) else {
+            panic!("no page size in {metrics}");
+        };
+        let shot = self.cdp(
+            "Page.captureScreenshot",
+            json!({
+                "format": "png",
+                "captureBeyondViewport": true,
+                "clip": { "x": 0, "y": 0, "width": width, "height": height, "scale": 1 },
+            }),
+        );
+        write_file(path, &base64_value(shot["data"].clone()));
+    }
+
+    /// Runs the Chrome DevTools Protocol command `cmd` (chromedriver's `goog/cdp/execute`).
+    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.session.call(
+            "POST",
+            "/goog/cdp/execute",
+            Some(&json!({ "cmd": cmd, "params": params })),
+        )
+    }
+
     /// Every cookie the current page can see, as WebDriver reports them: objects with
     /// `name`, `value`, `path`, `domain`, `httpOnly`, `secure`, `sameSite` and maybe `expiry`.
     pub fn cookies(&self) -> Vec<Value> {

@@ -389,11 +389,12 @@ pub fn register_hostname(browser: &Browser, site: &Site, label: &str) {
     fill_and_submit(&browser.find("form#register-hostname"), &[("name", label)]);
 }
 
-/// Saves a screenshot named `name` (e.g. `certd-01-landing.png`) and checks it landed.
+/// Saves a screenshot of the whole page named `name` (e.g. `certd-01-landing.png`) and
+/// checks it landed.
 pub fn screenshot(browser: &Browser, name: &str) -> std::path::PathBuf {
     let path = screenshots_dir().join(name);
     let _ = std::fs::remove_file(&path);
-    browser.screenshot(&path);
+    browser.screenshot_full_page(&path);
     let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     assert!(len > 0, "{} is missing or empty", path.display());
     path

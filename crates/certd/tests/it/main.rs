@@ -5,6 +5,7 @@
 mod api;
 mod browser;
 mod harness;
+mod https;
 mod issue;
 mod process;
 mod recovery;

@@ -168,6 +168,16 @@ fn browser_fills_in_and_submits_a_form_and_takes_a_screenshot() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     assert!(png.len() > 1000, "a suspiciously small screenshot");
 
+    let full = screenshots_dir().join("testkit-browser-form-full.png");
+    let _ = std::fs::remove_file(&full);
+    browser.execute("document.body.style.height = '3000px';", vec![]);
+    browser.screenshot_full_page(&full);
+    let png = std::fs::read(&full).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    // The PNG's height (IHDR, big-endian at byte 20) is the page's, not the viewport's.
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert!(height >= 3000, "height {height}");
+
     form.submit_via_button();
     assert_eq!(
         browser.current_url(),

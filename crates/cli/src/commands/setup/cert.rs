@@ -101,7 +101,7 @@ pub(crate) fn store_device(
 
 /// The start of a certificate's renewal window: the last third of its lifetime.
 pub(crate) fn renewal_from(info: &pki::CertInfo) -> time::OffsetDateTime {
-    info.not_after - (info.not_after - info.not_before) / 3
+    info.renewal_from()
 }
 
 /// Checks that `chain_pem` is for `fqdn` only, matches `key_pem` and is valid now; returns

@@ -109,17 +109,7 @@ pub(crate) fn not_due(
 
 /// A fresh P-256 key (PKCS#8 PEM, secret) and a CSR naming only `fqdn` (no CN).
 pub fn new_key_and_csr(fqdn: &str) -> anyhow::Result<(SecretString, String)> {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .map_err(|_| anyhow::anyhow!("cannot generate a P-256 key"))?;
-    let mut params = rcgen::CertificateParams::new(vec![fqdn.to_owned()])
-        .map_err(|e| anyhow::anyhow!("cannot build a CSR for {fqdn}: {e}"))?;
-    // rcgen puts a placeholder CN in by default; the service wants the SAN only.
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    let csr = params
-        .serialize_request(&key)
-        .and_then(|c| c.pem())
-        .map_err(|e| anyhow::anyhow!("cannot build the CSR: {e}"))?;
-    Ok((SecretString::from(key.serialize_pem()), csr))
+    Ok(pki::csr::new_key_and_csr(fqdn)?)
 }
 
 #[cfg(test)]
