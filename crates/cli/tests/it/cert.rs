@@ -162,6 +162,29 @@ impl World {
         })
     }
 
+    /// The same certd also over HTTPS on a new loopback port, presenting `chain_pem` with
+    /// `key_pem`; returns `https://localhost:<port>`.
+    pub(crate) fn serve_https(&self, chain_pem: &str, key_pem: &str) -> String {
+        let serving = pki::ServingKey::from_pem(chain_pem, key_pem).unwrap();
+        let tls = ecs::server_config(&serving).unwrap();
+        let app = self.app.clone();
+        self.rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let opts = ecs::ServeOptions {
+                tls: Some(tls),
+                ..ecs::ServeOptions::default()
+            };
+            tokio::spawn(ecs::serve(
+                listener,
+                app,
+                opts,
+                std::future::pending::<()>(),
+            ));
+            format!("https://localhost:{port}")
+        })
+    }
+
     fn call(
         &self,
         path: &str,
@@ -207,7 +230,7 @@ impl World {
     }
 
     /// An account with `label` registered and a one-time API key for it.
-    fn api_key(&self, user: &str, label: &str) -> String {
+    pub(crate) fn api_key(&self, user: &str, label: &str) -> String {
         self.account_with_key(user, label).0
     }
 
@@ -273,7 +296,7 @@ fn store(user: &User) -> FileStore {
     .unwrap()
 }
 
-fn set_item(user: &User, name: &str, value: &str) {
+pub(crate) fn set_item(user: &User, name: &str, value: &str) {
     store(user).set(name, &value.to_owned().into()).unwrap();
 }
 
@@ -287,12 +310,12 @@ fn get_item(user: &User, name: &str) -> Option<String> {
 /// Every item the certificate commands keep, and the stored chain as `ssl --print` shows it.
 /// Compared, never printed: the keys are secrets.
 #[derive(PartialEq)]
-struct Snapshot {
+pub(crate) struct Snapshot {
     items: Vec<Option<String>>,
     printed: String,
 }
 
-fn snapshot(user: &User) -> Snapshot {
+pub(crate) fn snapshot(user: &User) -> Snapshot {
     let store = store(user);
     let items = [
         items::ECS_SSL_CERT,
@@ -306,13 +329,13 @@ fn snapshot(user: &User) -> Snapshot {
     .iter()
     .map(|n| store.get(n).unwrap().map(|v| v.expose_secret().to_owned()))
     .collect();
-    let printed = user
-        .ok(&["setup", "ecs", "ssl", "--print", "--output", "json"])
-        .stdout;
+    // Without a stored certificate `--print` fails, which is also a state to compare.
+    let print = user.run(&["setup", "ecs", "ssl", "--print", "--output", "json"]);
+    let printed = format!("ok={} {}", print.ok, print.stdout);
     Snapshot { items, printed }
 }
 
-fn assert_unchanged(user: &User, before: &Snapshot, what: &str) {
+pub(crate) fn assert_unchanged(user: &User, before: &Snapshot, what: &str) {
     assert!(snapshot(user) == *before, "{what} changed the stored items");
 }
 

@@ -7,4 +7,5 @@ mod harness;
 mod profiles;
 mod remote;
 mod sdk;
+mod service_tls;
 mod setup;

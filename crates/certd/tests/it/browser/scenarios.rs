@@ -333,3 +333,165 @@ fn repeated_wrong_passwords_are_slowed_down() {
     );
     assert!(errors.len() > 3, "limited too soon: {errors:?}");
 }
+
+/// Follows the newest verification link mailed to `to` and confirms it.
+fn confirm_email(browser: &Browser, site: &Site, to: &str, expected_mails: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mails = loop {
+        let mails: Vec<_> = site
+            .smtp
+            .mails()
+            .into_iter()
+            .filter(|m| m.to.contains(to) && m.subject.contains("Verify your email"))
+            .collect();
+        if mails.len() >= expected_mails || std::time::Instant::now() > deadline {
+            break mails;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(mails.len(), expected_mails, "verification mails to {to}");
+    browser.goto(&site.link_in(mails.last().unwrap(), "/verify"));
+    browser.find("form#verify").submit_via_button();
+    browser.find("#verified");
+}
+
+#[test]
+fn account_changes_in_a_browser() {
+    let site = Site::start();
+    let browser = Browser::start();
+    let other_session = Browser::start();
+    let user = User::new("erin");
+    let label = format!("erin-{}", suffix());
+    let new_password = "a different long phrase for erin 9";
+    let new_email = format!("new-{}", user.email);
+    user.sign_up(&browser, &site);
+    confirm_email(&browser, &site, &user.email, 1);
+    register_hostname(&browser, &site, &label);
+    browser.find(&format!("tr[data-hostname=\"{label}\"]"));
+    user.log_in(&other_session, &site);
+
+    // Change password: a wrong current password changes nothing; the right one logs the
+    // other session out and keeps this one.
+    browser.goto(&site.at("/account"));
+    fill_and_submit(
+        &browser.find("form#change-password"),
+        &[
+            ("current_password", "not the password at all"),
+            ("new_password", new_password),
+        ],
+    );
+    let error = browser.find("#error").text();
+    assert!(error.to_lowercase().contains("password"), "error {error:?}");
+    other_session.goto(&site.at("/dashboard"));
+    assert_eq!(path_of(&other_session, &site), "/dashboard");
+    fill_and_submit(
+        &browser.find("form#change-password"),
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", new_password),
+        ],
+    );
+    let notice = browser.find("#notice").text();
+    assert!(notice.contains("Password changed"), "notice {notice:?}");
+    other_session.goto(&site.at("/dashboard"));
+    assert_eq!(
+        path_of(&other_session, &site),
+        "/login",
+        "the other session survived the password change"
+    );
+    browser.goto(&site.at("/dashboard"));
+    assert_eq!(path_of(&browser, &site), "/dashboard");
+    user.log_in_with(&other_session, &site, PASSWORD);
+    assert_eq!(other_session.find("#error").text(), WRONG_LOGIN);
+    user.log_in_with(&other_session, &site, new_password);
+    assert_eq!(path_of(&other_session, &site), "/dashboard");
+
+    // Change email: the new address is unconfirmed (no API keys) until its link is followed.
+    browser.goto(&site.at("/account"));
+    fill_and_submit(
+        &browser.find("form#change-email"),
+        &[("current_password", new_password), ("email", &new_email)],
+    );
+    let notice = browser.find("#notice").text();
+    assert!(notice.contains("Email changed"), "notice {notice:?}");
+    let page = browser.source();
+    assert!(
+        page.contains(&new_email),
+        "the account page shows the old address"
+    );
+    assert!(page.contains("not confirmed yet"), "{page}");
+    browser.goto(&site.at("/dashboard"));
+    browser.find("#unverified");
+    fill_and_submit(
+        &browser.find("form#create-api-key"),
+        &[("hostname", &label)],
+    );
+    assert!(
+        browser
+            .find("#error")
+            .text()
+            .to_lowercase()
+            .contains("verify")
+    );
+    assert!(browser.try_find("code#new-api-key").is_none());
+    confirm_email(&browser, &site, &new_email, 1);
+    browser.goto(&site.at("/dashboard"));
+    assert!(browser.try_find("#unverified").is_none());
+
+    // Delete: the wrong confirmation changes nothing.
+    browser.goto(&site.at("/account"));
+    fill_and_submit(
+        &browser.find("form#delete-account"),
+        &[
+            ("current_password", new_password),
+            ("confirm_username", "somebody-else"),
+        ],
+    );
+    browser.find("#error");
+    browser.goto(&site.at("/dashboard"));
+    browser.find(&format!("tr[data-hostname=\"{label}\"]"));
+    shots_account_deleted(&browser, &site, &user, new_password);
+
+    // Gone: sessions end, the password no longer logs in, and the name is held back from
+    // everyone else.
+    other_session.goto(&site.at("/dashboard"));
+    assert_eq!(path_of(&other_session, &site), "/login");
+    browser.goto(&site.at("/dashboard"));
+    assert_eq!(path_of(&browser, &site), "/login");
+    user.log_in_with(&browser, &site, new_password);
+    assert_eq!(browser.find("#error").text(), WRONG_LOGIN);
+    let mallory = User::new("mallory");
+    mallory.sign_up(&other_session, &site);
+    register_hostname(&other_session, &site, &label);
+    let error = other_session.find("#error").text();
+    assert!(error.contains("held back"), "error {error:?}");
+    other_session.goto(&site.at("/dashboard"));
+    assert!(
+        other_session
+            .try_find(&format!("tr[data-hostname=\"{label}\"]"))
+            .is_none()
+    );
+}
+
+/// Deletes the account through its form and checks the goodbye page.
+fn shots_account_deleted(browser: &Browser, site: &Site, user: &User, password: &str) {
+    browser.goto(&site.at("/account"));
+    fill_and_submit(
+        &browser.find("form#delete-account"),
+        &[
+            ("current_password", password),
+            ("confirm_username", &user.username),
+        ],
+    );
+    let page = browser.source();
+    assert!(page.contains("Your account is deleted"), "{page}");
+    assert!(
+        browser
+            .cookies()
+            .iter()
+            .all(|c| c["name"] != "certd_session" || c["value"].as_str().is_none_or(str::is_empty)),
+        "the session cookie was not cleared: {:?}",
+        browser.cookies()
+    );
+    screenshot(browser, "certd-08-account-deleted.png");
+}
