@@ -235,3 +235,54 @@ async fn a_guesser_is_stopped_without_locking_the_owner_out() {
     let r = certd.send_from(req, from).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
 }
+
+#[tokio::test]
+async fn verification_mails_are_limited_per_hour() {
+    let certd = Certd::new().await;
+    let body = serde_json::json!({"username": "erin1", "password": "a long and unusual phrase",
+        "email": "erin1@example.org"});
+    let r = certd
+        .call("POST", "/api/v1/accounts", None, Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let body = serde_json::json!({"username": "erin1", "password": "a long and unusual phrase"});
+    let r = certd
+        .call("POST", "/api/v1/session", None, Some(body))
+        .await;
+    let cookie = r.cookie.unwrap();
+    let account = certd.store.get_account_by_username("erin1").await.unwrap();
+    let mails = |certd: &Certd| {
+        let since = time::OffsetDateTime::from_unix_timestamp(certd.now() - 7200).unwrap();
+        let store = certd.store.clone();
+        async move {
+            store
+                .count_email_tokens_since(account.id, certd_store::EmailPurpose::Verify, since)
+                .await
+                .unwrap()
+        }
+    };
+    // Sign-up sent one; two more resends are allowed within the hour, the next is refused
+    // with a time to wait, and nothing is sent for it.
+    assert_eq!(mails(&certd).await, 1);
+    for sent in 2..=3 {
+        let r = certd
+            .call("POST", "/api/v1/email/resend", Some(&cookie), None)
+            .await;
+        assert!(r.status.is_success(), "resend {sent}: {}", r.json);
+        assert_eq!(mails(&certd).await, sent);
+    }
+    let r = certd
+        .call("POST", "/api/v1/email/resend", Some(&cookie), None)
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.json);
+    assert_eq!(code(&r), "CD7001");
+    assert!(r.headers.get("retry-after").is_some());
+    assert_eq!(mails(&certd).await, 3);
+    // An hour later the allowance is back.
+    certd.advance(3601);
+    let r = certd
+        .call("POST", "/api/v1/email/resend", Some(&cookie), None)
+        .await;
+    assert!(r.status.is_success(), "{}", r.json);
+    assert_eq!(mails(&certd).await, 4);
+}
