@@ -132,6 +132,8 @@ impl WebCert {
             .with_no_client_auth()
             .with_cert_resolver(Arc::clone(&self.current) as Arc<dyn ResolvesServerCert>);
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // The server's order of suites, as in `ecs::server_config`.
+        cfg.ignore_client_order = true;
         Ok(Arc::new(cfg))
     }
 

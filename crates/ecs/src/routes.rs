@@ -43,7 +43,26 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::auth::require_token,
         ))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// Headers on every answer, refusals included: credentials are never cached, and nothing
+/// is sniffed, rendered or framed by a browser that is pointed here.
+async fn security_headers(mut resp: Response) -> Response {
+    use axum::http::{HeaderValue, header};
+    let headers = resp.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    resp
 }
 
 fn serve_creds(state: &AppState, creds: Option<&wire::ecs::Credentials>) -> Response {

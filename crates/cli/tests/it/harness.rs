@@ -191,3 +191,78 @@ pub fn one_shot_endpoint(
     });
     (port, handle)
 }
+
+/// A private `/etc/hosts` naming `names` as 127.0.0.1 (and `localhost`), seen only by
+/// processes started through [`PrivateHosts::wrapper`]: `unshare -m` and a bind mount, so
+/// the machine's own file is never touched.
+pub struct PrivateHosts {
+    _dir: tempfile::TempDir,
+    path: String,
+}
+
+impl PrivateHosts {
+    pub fn new(names: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts");
+        let mut text = "127.0.0.1 localhost\n".to_owned();
+        for name in names {
+            text.push_str(&format!("127.0.0.1 {name}\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        PrivateHosts {
+            path: path.to_str().unwrap().to_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// The command prefix: `unshare -m sh -c 'mount --bind HOSTS /etc/hosts && exec "$@"' HOSTS`
+    /// (for testkit's `*_in` SDK runners and [`User::command_in`]).
+    pub fn wrapper(&self) -> [&str; 6] {
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+            &self.path,
+        ]
+    }
+}
+
+impl User {
+    /// `aws-sso <args>` run through `wrapper` (e.g. [`PrivateHosts::wrapper`]), with this
+    /// home's environment.
+    pub fn command_in(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut cmd = Command::new(wrapper[0]);
+        self.home.apply(&mut cmd);
+        cmd.args(&wrapper[1..]).arg(bin()).args(args);
+        cmd
+    }
+
+    /// An item of this user's SecureStore (the encrypted file store aws-sso uses here).
+    pub fn stored(&self, name: &str) -> Option<String> {
+        use securestore::{ExposeSecret, SecureStore};
+        let store = securestore::FileStore::new(
+            self.home.config_dir().join("aws-sso"),
+            securestore::PasswordSource::Given(self.home.file_password().to_owned().into()),
+            Some(10),
+        )
+        .unwrap();
+        store
+            .get(name)
+            .unwrap()
+            .map(|v| v.expose_secret().to_owned())
+    }
+}
+
+/// `target/<profile>/aws-sso-certd`, built by `scripts/test` (or `cargo build -p certd
+/// --bins`) before the tests run.
+pub fn certd_bin() -> std::path::PathBuf {
+    let path = testkit::paths::target_profile_dir().join("aws-sso-certd");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p certd --bins` first",
+        path.display()
+    );
+    path
+}

@@ -1,11 +1,13 @@
 //! Integration tests of the aws-sso binary: real processes, real AWS SDKs as clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod capture;
 mod cert;
 mod docker;
 mod harness;
 mod profiles;
 mod remote;
 mod sdk;
+mod secret_logs;
 mod service_tls;
 mod setup;
