@@ -114,8 +114,9 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Verifies a signed request and returns the device that made it. Checks, in order: the
-/// headers' form, the device (known, not revoked), the signature, digest and age, then
-/// spends the nonce (so a replay fails even with a valid signature).
+/// per-address limit, the headers' form, the device (known, not revoked), the signature,
+/// digest and age, then spends the nonce (so a replay fails even with a valid signature),
+/// and only then counts the request against the device's own limit.
 pub async fn signed_device(
     state: &AppState,
     addr: ClientAddr,
@@ -153,11 +154,6 @@ pub async fn signed_device(
     if device.revoked_at.is_some() {
         return Err(ApiError::BadDevice);
     }
-    state
-        .0
-        .limits
-        .signing_per_device
-        .hit(&id.to_string(), state.now())?;
     let now = state.now().unix_timestamp();
     let max_age = state.0.settings.signature_max_age.whole_seconds();
     verify_request(
@@ -179,5 +175,13 @@ pub async fn signed_device(
         .store()
         .use_nonce(device.id, &params.nonce, state.now())
         .await?;
+    // Counted only now: requests forged under this device's id (ids are small integers)
+    // or replayed must not spend its owner's allowance. The per-address limit above
+    // bounds the work they cost.
+    state
+        .0
+        .limits
+        .signing_per_device
+        .hit(&id.to_string(), state.now())?;
     Ok(device)
 }

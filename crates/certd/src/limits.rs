@@ -80,6 +80,18 @@ impl Limiter {
         let _ = self.hit(key, now);
     }
 
+    /// Gives back one event [`Limiter::hit`] counted for `key`: a slot taken up front for
+    /// an attempt that turned out not to count (a login whose password was right).
+    pub fn refund(&self, key: &str) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(entry) = counts.get_mut(key) {
+            entry.1 = entry.1.saturating_sub(1);
+        }
+    }
+
     /// Forgets `key` (a successful login clears its failures).
     pub fn reset(&self, key: &str) {
         self.counts
@@ -157,5 +169,23 @@ mod tests {
         l.hit("a", t + time::Duration::minutes(1)).unwrap();
         l.reset("a");
         l.hit("a", t + time::Duration::minutes(1)).unwrap();
+    }
+
+    #[test]
+    fn a_refunded_slot_can_be_taken_again() {
+        let l = Limiter::new(Limit {
+            max: 1,
+            window: time::Duration::minutes(1),
+        });
+        let t = datetime!(2026-01-01 0:00 UTC);
+        l.hit("a", t).unwrap();
+        assert!(l.hit("a", t).is_err());
+        l.refund("a");
+        l.hit("a", t).unwrap();
+        l.refund("nobody");
+        l.refund("a");
+        l.refund("a");
+        l.hit("a", t).unwrap();
+        assert!(l.hit("a", t).is_err(), "a refund never goes below zero");
     }
 }

@@ -114,13 +114,20 @@ pub(crate) async fn log_in(
     let limits = &state.0.limits;
     // Per address (any account), per account from this address, and per account from
     // anywhere with a higher ceiling: a flood from one place cannot lock the owner out
-    // from another, and a spread-out guess is still bounded.
+    // from another, and a spread-out guess is still bounded. Each attempt takes its
+    // failure slots before the password is checked (given back when it was right), so
+    // concurrent guesses cannot all pass a check made before any of them was counted.
     let per_pair = format!("{username}|{}", addr.key());
     let checked = limits
         .login_per_addr
         .hit(&addr.key(), now)
-        .and_then(|()| limits.login_failures_per_account_addr.check(&per_pair, now))
-        .and_then(|()| limits.login_failures_per_account.check(&username, now));
+        .and_then(|()| limits.login_failures_per_account_addr.hit(&per_pair, now))
+        .and_then(|()| {
+            limits
+                .login_failures_per_account
+                .hit(&username, now)
+                .inspect_err(|_| limits.login_failures_per_account_addr.refund(&per_pair))
+        });
     if let Err(e) = checked {
         return audited(state, None, addr, "session.create", Some(&username), Err(e)).await;
     }
@@ -137,15 +144,13 @@ pub(crate) async fn log_in(
     let actor = account.as_ref().map(|a| a.id);
     let result = match (ok, account) {
         (true, Some(account)) => {
-            let token = new_session(state, account.id).await?;
             limits.login_failures_per_account_addr.reset(&per_pair);
+            limits.login_failures_per_account.refund(&username);
+            let token = new_session(state, account.id).await?;
             Ok((token, account))
         }
-        _ => {
-            limits.login_failures_per_account_addr.count(&per_pair, now);
-            limits.login_failures_per_account.count(&username, now);
-            Err(ApiError::BadLogin)
-        }
+        // Counted as a failure up front.
+        _ => Err(ApiError::BadLogin),
     };
     audited(
         state,

@@ -4,6 +4,9 @@
 
 mod api;
 mod browser;
+mod dump;
+mod flood;
+mod foreign;
 mod harness;
 mod https;
 mod issue;
