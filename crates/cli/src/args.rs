@@ -121,9 +121,10 @@ pub struct CertLoadArgs {
 pub struct CertFqdnArgs {
     /// The name, e.g. `mybox.aws-sso-cli.org`.
     pub fqdn: String,
-    /// The certificate service's URL.
+    /// The certificate service's URL; repeat it to give more, tried in this order when
+    /// one cannot be reached or answers 5xx.
     #[arg(long, value_name = "URL")]
-    pub service: Option<String>,
+    pub service: Vec<String>,
 }
 
 /// Where the certificate service is and which extra CA to trust for it.
@@ -239,6 +240,8 @@ pub enum EcsCommand {
     Profile(ServerArg),
     /// Print the shell exports an SDK needs to use the server.
     Env(EnvArgs),
+    /// ssh to a host with a reverse forward of the server, for SDKs on that host.
+    Ssh(SshArgs),
     /// Run the server in a container (docker or podman).
     Docker {
         /// Start or stop.
@@ -292,6 +295,28 @@ pub struct EnvArgs {
     /// The server.
     #[command(flatten)]
     pub server: ServerArg,
+}
+
+/// `aws-sso ecs ssh`: `ssh -o ExitOnForwardFailure=yes -R 127.0.0.1:<remote-port>:127.0.0.1:<port>
+/// <host> [ssh args...]`; the ssh program is `$AWS_SSO_SSH` when set.
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// The port SDKs on the host connect to (`https://<name>:<port>/` there).
+    #[arg(long, value_name = "PORT", default_value_t = ecs::DEFAULT_PORT)]
+    pub remote_port: u16,
+    /// The local ECS server's port.
+    #[arg(long, value_name = "PORT", default_value_t = ecs::DEFAULT_PORT)]
+    pub port: u16,
+    /// The destination, as ssh takes it (`[user@]host` or a Host alias).
+    pub host: String,
+    /// More ssh arguments (options, a remote command), after `--` or trailing; passed
+    /// through untouched.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "SSH_ARGS"
+    )]
+    pub ssh_args: Vec<String>,
 }
 
 /// `aws-sso ecs docker ...`

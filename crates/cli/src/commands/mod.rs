@@ -25,6 +25,7 @@ pub fn dispatch(args: Cli) -> anyhow::Result<ExitCode> {
             EcsCommand::List(a) => ecs::list::run_list(&a, mode),
             EcsCommand::Profile(a) => ecs::list::run_profile(&a, mode),
             EcsCommand::Env(a) => ecs::env::run(&a),
+            EcsCommand::Ssh(a) => ecs::ssh::run(&a),
             EcsCommand::Docker { what } => ecs::docker::run(what),
         },
     }

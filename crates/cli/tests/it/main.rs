@@ -4,10 +4,14 @@
 mod capture;
 mod cert;
 mod docker;
+mod failover;
 mod harness;
+mod netns;
+mod poison;
 mod profiles;
 mod remote;
 mod sdk;
 mod secret_logs;
 mod service_tls;
 mod setup;
+mod squat;

@@ -7,8 +7,8 @@
 //! veth address) over `/etc/resolv.conf` and `/etc/netns/NS/hosts` (localhost only) over
 //! `/etc/hosts` for the processes it starts, so the machine's resolver files are not used.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -17,149 +17,7 @@ use testkit::sdk::{aws_cli_in, python_sdk_fetch_in, rust_sdk_fetch_in};
 
 use crate::cert::{World, ZONE};
 use crate::harness::User;
-
-/// The veth addresses: root namespace side and test-namespace side.
-const ROOT_ADDR: &str = "10.255.254.1";
-const NS_ADDR: &str = "10.255.254.2";
-
-fn run(args: &[&str]) -> Output {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A network namespace with a veth pair to the root namespace; deleted (with its veth and
-/// `/etc/netns/NS`) on drop.
-struct Netns {
-    name: String,
-    etc: PathBuf,
-}
-
-impl Netns {
-    /// A namespace whose processes see `hosts` as /etc/hosts and `resolv_conf` as
-    /// /etc/resolv.conf.
-    fn create(hosts: &str, resolv_conf: &str) -> Netns {
-        let tag = format!("{:08x}", rand_u32());
-        let name = format!("awsso-{tag}");
-        let etc = PathBuf::from("/etc/netns").join(&name);
-        std::fs::create_dir_all(&etc).unwrap();
-        let ns = Netns { name, etc };
-        std::fs::write(ns.etc.join("hosts"), hosts).unwrap();
-        std::fs::write(ns.etc.join("resolv.conf"), resolv_conf).unwrap();
-        let n = ns.name.as_str();
-        let (outer, inner) = (format!("aws{tag}a"), format!("aws{tag}b"));
-        run(&["ip", "netns", "add", n]);
-        run(&["ip", "-n", n, "link", "set", "lo", "up"]);
-        run(&[
-            "ip", "link", "add", &outer, "type", "veth", "peer", "name", &inner, "netns", n,
-        ]);
-        run(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{ROOT_ADDR}/30"),
-            "dev",
-            &outer,
-        ]);
-        run(&["ip", "link", "set", &outer, "up"]);
-        run(&[
-            "ip",
-            "-n",
-            n,
-            "addr",
-            "add",
-            &format!("{NS_ADDR}/30"),
-            "dev",
-            &inner,
-        ]);
-        run(&["ip", "-n", n, "link", "set", &inner, "up"]);
-        ns
-    }
-
-    /// `ip netns exec NS <program> <args>` with an empty environment plus `env`.
-    fn command(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name])
-            .arg(program)
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-            .envs(env.iter().copied());
-        cmd
-    }
-
-    /// The prefix that runs a program inside the namespace.
-    fn wrapper(&self) -> [&str; 4] {
-        ["ip", "netns", "exec", &self.name]
-    }
-
-    /// `aws-sso <args>` inside the namespace, as `user`.
-    fn aws_sso(&self, user: &User, args: &[&str]) -> Output {
-        let mut cmd = Command::new("ip");
-        user.home.apply(&mut cmd);
-        cmd.args(["netns", "exec", &self.name])
-            .arg(crate::harness::bin())
-            .args(args);
-        cmd.output().unwrap()
-    }
-
-    /// Waits until something listens on `127.0.0.1:port` inside the namespace.
-    fn wait_for_listener(&self, port: u16, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let want = format!("127.0.0.1:{port} ");
-        while Instant::now() < deadline {
-            let out = run(&["ip", "netns", "exec", &self.name, "ss", "-Hltn"]);
-            if String::from_utf8_lossy(&out.stdout).contains(&want) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        // Deleting the namespace destroys the veth inside it and so its peer outside too.
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.etc);
-        // `/etc/netns` itself only if this left it empty.
-        let _ = std::fs::remove_dir("/etc/netns");
-    }
-}
-
-fn rand_u32() -> u32 {
-    let mut b = [0u8; 4];
-    getrandom_fill(&mut b);
-    u32::from_le_bytes(b)
-}
-
-fn getrandom_fill(buf: &mut [u8]) {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .unwrap()
-        .read_exact(buf)
-        .unwrap();
-}
-
-fn keygen(path: &Path) {
-    run(&[
-        "ssh-keygen",
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-f",
-        path.to_str().unwrap(),
-    ]);
-}
+use crate::netns::Netns;
 
 /// Accepts one HTTP request on 127.0.0.1:PORT inside the namespace, answers 403 and
 /// prints the request head (a stand-in STS endpoint that shows how the AWS CLI signed).
@@ -238,11 +96,10 @@ fn sdks_on_a_remote_host_resolve_through_certd_and_fetch_through_ssh_reverse_tun
 
     // 2. The remote host: a namespace whose resolver is certd's DNS (on the veth address,
     //    port 53) and whose hosts file knows only localhost.
-    let ns = Netns::create(
-        "127.0.0.1 localhost\n",
-        &format!("nameserver {ROOT_ADDR}\noptions timeout:1 attempts:2\n"),
-    );
-    let dns = w.serve_dns_on_port_53(ROOT_ADDR.parse().unwrap());
+    let ns = Netns::create("127.0.0.1 localhost\n", |root| {
+        format!("nameserver {root}\noptions timeout:1 attempts:2\n")
+    });
+    let dns = w.serve_dns_on_port_53(ns.root_addr.parse().unwrap());
     let resolved = ns
         .command(Path::new("getent"), &["ahostsv4", &fqdn], &[])
         .output()
@@ -269,74 +126,20 @@ fn sdks_on_a_remote_host_resolve_through_certd_and_fetch_through_ssh_reverse_tun
     //    sshd in it, and the reverse tunnel into it.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (host_key, client_key) = (d.join("host_key"), d.join("client_key"));
-    keygen(&host_key);
-    keygen(&client_key);
-    std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
-    let config = d.join("sshd_config");
-    std::fs::write(
-        &config,
-        format!(
-            "ListenAddress {NS_ADDR}:22\nHostKey {}\nPidFile {}\nPermitRootLogin prohibit-password\n\
-             AuthorizedKeysFile {}\nStrictModes no\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nUsePAM no\nAllowTcpForwarding yes\n\
-             GatewayPorts no\nLogLevel VERBOSE\n",
-            host_key.display(),
-            d.join("sshd.pid").display(),
-            d.join("authorized_keys").display()
-        ),
-    )
-    .unwrap();
-    // sshd's privilege-separation directory, as the package's service unit makes it.
-    std::fs::create_dir_all("/run/sshd").unwrap();
-    let mut sshd = ChildGuard::spawn(
-        &mut ns.command(
-            Path::new("/usr/sbin/sshd"),
-            &["-D", "-e", "-f", config.to_str().unwrap()],
-            &[],
-        ),
-        "sshd-netns",
-    )
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !sshd.stderr().contains("Server listening") {
-        assert!(
-            Instant::now() < deadline && sshd.try_status().is_none(),
-            "sshd did not start: {}",
-            sshd.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let sshd = ns.start_sshd();
     let forward = format!("4144:localhost:{}", server.port);
     let mut ssh_cmd = Command::new("ssh");
-    ssh_cmd.args([
-        "-F",
-        "/dev/null",
-        "-v",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "ExitOnForwardFailure=yes",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "IdentitiesOnly=yes",
-        "-i",
-        client_key.to_str().unwrap(),
-        "-N",
-        "-R",
-        &forward,
-        &format!("root@{NS_ADDR}"),
-    ]);
+    ssh_cmd
+        .args(sshd.client_options())
+        .args(["-v", "-o", "ExitOnForwardFailure=yes", "-N", "-R", &forward])
+        .arg(&sshd.destination);
     let mut ssh = ChildGuard::spawn(&mut ssh_cmd, "ssh-reverse").unwrap();
     assert!(
         ns.wait_for_listener(4144, Duration::from_secs(15)),
         "no tunnel listener in the namespace; ssh ({:?}): {}\nsshd: {}",
         ssh.try_status(),
         ssh.stderr(),
-        sshd.stderr()
+        sshd.child.stderr()
     );
 
     // 3. The SDKs on the remote host: HTTPS to dev.certs.test:4144, through the tunnel.
@@ -348,8 +151,9 @@ fn sdks_on_a_remote_host_resolve_through_certd_and_fetch_through_ssh_reverse_tun
             token_file.as_str(),
         ),
     ];
-    let why =
-        |e: String| -> String { format!("{e}\nssh: {}\nsshd: {}", ssh.stderr(), sshd.stderr()) };
+    let why = |e: String| -> String {
+        format!("{e}\nssh: {}\nsshd: {}", ssh.stderr(), sshd.child.stderr())
+    };
     let got = python_sdk_fetch_in(&ns.wrapper(), &env)
         .unwrap_or_else(|e| panic!("botocore in the namespace: {}", why(e)));
     assert_eq!(got["AccessKeyId"], akid.as_str(), "{got}");

@@ -5,6 +5,7 @@ pub mod env;
 pub mod list;
 pub mod load;
 pub mod server;
+pub mod ssh;
 pub mod unload;
 
 use anyhow::Context;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::args::{ListenArgs, ServerArgs};
+use crate::commands::setup;
 use crate::config::Config;
 use crate::{items, out};
 
@@ -59,7 +60,35 @@ fn secrets_from_store(args: &ListenArgs) -> anyhow::Result<ServerSecrets> {
     } else {
         items::serving_key(store.as_ref())?
     };
+    if key.is_some()
+        && let Some(fqdn) = store.get(items::ECS_CERT_FQDN)?
+    {
+        warn_unless_name_is_published(fqdn.expose_secret().to_owned());
+    }
     Ok(ServerSecrets { token, key })
+}
+
+/// Checks, on a thread of its own, that the certificate's name resolves only to the
+/// addresses the certificate service publishes (127.0.0.1, ::1), and warns loudly naming
+/// the addresses when not: DNS or /etc/hosts may be poisoned, sending SDKs elsewhere.
+/// It only warns and never stops or delays the server: a resolver outage (or a slow one)
+/// must not take the credentials away from SDKs that reach the server by other names.
+fn warn_unless_name_is_published(fqdn: String) {
+    let check = move || {
+        let problem = match setup::cert_fqdn::resolve(&fqdn) {
+            Ok(addrs) => setup::cert_fqdn::unpublished_answer(&fqdn, &addrs),
+            Err(e) => Some(format!("{e:#}")),
+        };
+        if let Some(problem) = problem {
+            out::note(&format!("WARNING: {problem}"));
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("dns-check".into())
+        .spawn(check)
+    {
+        tracing::warn!(error = %e, "cannot start the DNS check of the certificate's name");
+    }
 }
 
 /// The secrets the flags ask for, from a secrets file's contents.

@@ -26,7 +26,7 @@ pub fn run(args: &CertApiKeyArgs) -> anyhow::Result<ExitCode> {
         .map_err(|_| anyhow::anyhow!("cannot generate a device key"))?;
     out::note(&format!(
         "Enrolling a new device key with {}...",
-        client.base_url()
+        client.describe()
     ));
     let enrolled = crate::commands::block_on(client.enroll(&api_key, &device))??;
     // Only now, after the service accepted it, is anything stored.

@@ -51,7 +51,7 @@ pub(crate) fn issue_and_store(
     let (key_pem, csr_pem) = new_key_and_csr(fqdn)?;
     out::note(&format!(
         "Asking {} for a certificate (the CA validates the name through DNS)...",
-        client.base_url()
+        client.describe()
     ));
     let started = Instant::now();
     let issued = crate::commands::block_on(async {
