@@ -304,6 +304,7 @@ impl Acme {
                     serial = %issued.leaf.serial_hex,
                     "certificate issued"
                 );
+                deactivate_valid(&mut order).await;
                 Ok(issued)
             }
             Err(err) => {
@@ -485,6 +486,29 @@ async fn deactivate_pending(order: &mut Order) {
             && let Err(e) = authz.deactivate().await
         {
             tracing::debug!(error = %e, "cannot deactivate a pending authorization");
+        }
+    }
+}
+
+/// Deactivates the order's valid authorizations once its certificate is in hand. The CA
+/// would reuse them for new orders of this ACME account for weeks (Let's Encrypt: 30
+/// days) without asking for DNS-01 again; deactivated, anyone holding a copy of the
+/// account key still has to answer a challenge in this service's DNS. Best effort: the
+/// certificate is issued either way.
+async fn deactivate_valid(order: &mut Order) {
+    let mut authorizations = order.authorizations();
+    while let Some(authz) = authorizations.next().await {
+        let mut authz = match authz {
+            Ok(authz) => authz,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the order's authorizations to deactivate them");
+                return;
+            }
+        };
+        if authz.status == AuthorizationStatus::Valid
+            && let Err(e) = authz.deactivate().await
+        {
+            tracing::warn!(error = %e, "cannot deactivate a valid authorization");
         }
     }
 }

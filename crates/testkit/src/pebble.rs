@@ -25,6 +25,10 @@ pub struct PebbleOptions {
     /// External Account Binding keys (`kid`, base64url HMAC key). Any key makes EAB
     /// required (`externalAccountBindingRequired`).
     pub eab_keys: Vec<(String, String)>,
+    /// `PEBBLE_AUTHZREUSE`: the percentage of valid authorizations Pebble reuses for a new
+    /// order of the same account and name (as Let's Encrypt does for 30 days). None means
+    /// 0: every order validates afresh.
+    pub authz_reuse_percent: Option<u8>,
 }
 
 /// A running Pebble.
@@ -86,7 +90,10 @@ impl Pebble {
             .arg("-strict=false")
             .current_dir(dir.path())
             .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_AUTHZREUSE", "0")
+            .env(
+                "PEBBLE_AUTHZREUSE",
+                opts.authz_reuse_percent.unwrap_or(0).to_string(),
+            )
             .env_remove("PEBBLE_VA_ALWAYS_VALID")
             .env_remove("PEBBLE_WFE_NONCEREJECT");
         if let Some(percent) = opts.nonce_reject_percent {

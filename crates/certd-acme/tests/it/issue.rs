@@ -98,3 +98,36 @@ async fn bad_nonces_are_retried() {
     );
     assert!(world.zone.challenges("dev").is_empty());
 }
+
+/// Pebble here reuses every valid authorization (as Let's Encrypt does for 30 days): if
+/// the first order's authorization stayed valid, the second order would be ready without
+/// any challenge, and so would an order placed by whoever copied the ACME account key.
+/// Deactivated after issuance, the second order must publish a TXT in our DNS again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorizations_are_deactivated_after_issuance() {
+    let world = World::start_with(testkit::pebble::PebbleOptions {
+        authz_reuse_percent: Some(100),
+        // No nonce rejections: this test is about authorizations, not retries.
+        nonce_reject_percent: Some(0),
+        ..testkit::pebble::PebbleOptions::default()
+    })
+    .await;
+    let acme = Acme::open(&world.config(), &world.store()).await.unwrap();
+    for round in ["first", "second"] {
+        let recorder = Recorder::new();
+        acme.issue(&csr(&[FQDN]), FQDN, &*world.zone, &recorder)
+            .await
+            .unwrap();
+        assert_eq!(
+            recorder.names(),
+            [
+                "created",
+                "challenge_published",
+                "ready",
+                "finalized",
+                "valid"
+            ],
+            "{round} order: an authorization was reused"
+        );
+    }
+}
