@@ -124,6 +124,9 @@ pub enum ApiError {
     /// The CA cannot be reached.
     #[error("the certificate authority cannot be reached: {0}")]
     CaUnavailable(String),
+    /// Another order for the same name is under way.
+    #[error("a certificate for {0} is being issued right now; wait for it to finish and ask again")]
+    OrderInProgress(String),
     /// Anything the caller cannot fix (database down...): logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -165,6 +168,7 @@ impl ApiError {
             ApiError::CaValidation(_) => ("CD8004", S::BAD_GATEWAY),
             ApiError::CaRefused(_) => ("CD8005", S::BAD_GATEWAY),
             ApiError::CaUnavailable(_) => ("CD8006", S::SERVICE_UNAVAILABLE),
+            ApiError::OrderInProgress(_) => ("CD8007", S::CONFLICT),
             ApiError::Internal(_) => ("CD9001", S::INTERNAL_SERVER_ERROR),
         }
     }

@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     /// Key of the forms' anti-forgery tokens (random per process: a restart only makes
     /// open forms ask for a reload).
     pub(crate) csrf_key: aws_lc_rs::hmac::Key,
+    /// Hostnames with a certificate order under way in this process.
+    pub(crate) ordering: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -107,6 +109,7 @@ impl AppState {
             acme: acme.map(Arc::new),
             mailer,
             csrf_key,
+            ordering: std::sync::Mutex::default(),
         })))
     }
 
@@ -142,5 +145,46 @@ impl AppState {
 
     pub(crate) fn fqdn(&self, label: &str) -> String {
         format!("{label}.{}", self.0.settings.zone)
+    }
+}
+
+/// A hostname's certificate order under way; the name is free again when this is dropped.
+pub(crate) struct Ordering {
+    state: AppState,
+    hostname: String,
+}
+
+impl AppState {
+    /// Marks `hostname` as being ordered, or refuses while another order for it runs: the
+    /// zone holds two TXT values per name, and a third order would fail late, after its
+    /// order exists at the CA.
+    pub(crate) fn begin_order(
+        &self,
+        hostname: &str,
+        fqdn: &str,
+    ) -> Result<Ordering, crate::error::ApiError> {
+        let mut ordering = self
+            .0
+            .ordering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !ordering.insert(hostname.to_owned()) {
+            return Err(crate::error::ApiError::OrderInProgress(fqdn.to_owned()));
+        }
+        Ok(Ordering {
+            state: self.clone(),
+            hostname: hostname.to_owned(),
+        })
+    }
+}
+
+impl Drop for Ordering {
+    fn drop(&mut self) {
+        self.state
+            .0
+            .ordering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.hostname);
     }
 }

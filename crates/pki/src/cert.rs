@@ -15,16 +15,87 @@ pub fn parse_cert_chain(pem: &str) -> Result<Vec<CertificateDer<'static>>, PkiEr
     let mut chain = Vec::new();
     for (i, item) in CertificateDer::pem_slice_iter(pem.as_bytes()).enumerate() {
         let der = item.map_err(|e| PkiError::BadPem(e.to_string()))?;
-        X509Certificate::from_der(&der).map_err(|e| PkiError::BadCertificate {
+        let bad = |reason: String| PkiError::BadCertificate {
             index: i + 1,
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let (rest, _) = X509Certificate::from_der(&der).map_err(|e| bad(e.to_string()))?;
+        // Bytes after the certificate would be served as part of it, and TLS clients
+        // refuse such a certificate.
+        if !rest.is_empty() {
+            return Err(bad(format!("{} bytes after its end", rest.len())));
+        }
         chain.push(der);
     }
     if chain.is_empty() {
         return Err(PkiError::NoCertificate);
     }
     Ok(chain)
+}
+
+/// The chain as PEM text: its `CERTIFICATE` blocks only, re-encoded, so that nothing else
+/// the file held (explanatory text, a private key) is stored or printed with it.
+pub fn chain_to_pem(chain: &[CertificateDer<'_>]) -> String {
+    use base64::Engine;
+    let mut out = String::new();
+    for der in chain {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        let mut rest = b64.as_str();
+        while !rest.is_empty() {
+            let (line, tail) = rest.split_at(rest.len().min(64));
+            out.push_str(line);
+            out.push('\n');
+            rest = tail;
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out
+}
+
+/// Checks that `chain` (leaf first) can serve TLS: the leaf is not a CA certificate and,
+/// when its extended key usage is restricted, allows TLS servers; every certificate is
+/// signed by the one after it. The last one's own signature is not judged (a root's
+/// self-signature is not what clients trust it for), nor are signatures in algorithms the
+/// verifier does not know.
+pub fn check_server_chain(chain: &[CertificateDer<'_>]) -> Result<(), PkiError> {
+    let mut parsed = Vec::with_capacity(chain.len());
+    for (i, der) in chain.iter().enumerate() {
+        let (_, cert) = X509Certificate::from_der(der).map_err(|e| PkiError::BadCertificate {
+            index: i + 1,
+            reason: e.to_string(),
+        })?;
+        parsed.push(cert);
+    }
+    let Some(leaf) = parsed.first() else {
+        return Err(PkiError::NoCertificate);
+    };
+    if leaf.is_ca() {
+        return Err(PkiError::NotForServers(
+            "it is a CA certificate (basicConstraints CA:TRUE), not a server certificate".into(),
+        ));
+    }
+    if let Ok(Some(eku)) = leaf.extended_key_usage()
+        && !eku.value.server_auth
+        && !eku.value.any
+    {
+        return Err(PkiError::NotForServers(
+            "its extended key usage does not include TLS server authentication".into(),
+        ));
+    }
+    let judged = |r: Result<(), x509_parser::error::X509Error>| match r {
+        Err(x509_parser::error::X509Error::SignatureUnsupportedAlgorithm) => Ok(()),
+        other => other,
+    };
+    for (i, pair) in parsed.windows(2).enumerate() {
+        if judged(pair[0].verify_signature(Some(pair[1].public_key()))).is_err() {
+            return Err(PkiError::NotSignedByNext {
+                index: i + 1,
+                next: i + 2,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What a certificate says about itself.

@@ -18,6 +18,14 @@ pub enum CsrError {
     /// Not a PEM `CERTIFICATE REQUEST` block.
     #[error("not a PEM certificate signing request (-----BEGIN CERTIFICATE REQUEST-----)")]
     NotPem,
+    /// Text before or after the PEM block.
+    #[error("text outside the PEM block: send the -----BEGIN CERTIFICATE REQUEST----- block alone")]
+    TextAroundPem,
+    /// More than one PEM block (another CSR, a certificate, a private key...).
+    #[error(
+        "{0} PEM blocks: send exactly one PEM block, the CERTIFICATE REQUEST, and never a private key"
+    )]
+    SeveralPemBlocks(usize),
     /// Too large to be a CSR for one name.
     #[error("the CSR is larger than {MAX_CSR_BYTES} bytes")]
     TooLarge,
@@ -49,10 +57,10 @@ pub enum CsrError {
         /// The device's hostname.
         expected: String,
     },
-    /// A key type or size outside the policy.
-    #[error("cannot generate a key and CSR: {0}")]
     /// Key or CSR generation failed (the system's random source, or rcgen).
+    #[error("cannot generate a key and CSR: {0}")]
     Generate(String),
+    /// A key type or size outside the policy.
     #[error("key not accepted: {0}; use ECDSA P-256/P-384 or RSA 2048-4096")]
     WeakKey(String),
 }
@@ -69,9 +77,24 @@ pub struct CsrInfo {
 const P256: &str = "1.2.840.10045.3.1.7";
 const P384: &str = "1.3.132.0.34";
 
-/// Parses a PEM CSR into DER.
+const CSR_BEGIN: &str = "-----BEGIN CERTIFICATE REQUEST-----";
+const CSR_END: &str = "-----END CERTIFICATE REQUEST-----";
+
+/// Parses a PEM CSR into DER: exactly one `CERTIFICATE REQUEST` block and nothing else but
+/// whitespace, so that what is checked is all that was sent.
 pub fn csr_from_pem(pem: &str) -> Result<Vec<u8>, CsrError> {
-    let der = CertificateSigningRequestDer::from_pem_slice(pem.as_bytes())
+    let blocks = pem.matches("-----BEGIN ").count();
+    if blocks > 1 {
+        return Err(CsrError::SeveralPemBlocks(blocks));
+    }
+    let text = pem.trim();
+    if !text.contains(CSR_BEGIN) {
+        return Err(CsrError::NotPem);
+    }
+    if !text.starts_with(CSR_BEGIN) || !text.ends_with(CSR_END) {
+        return Err(CsrError::TextAroundPem);
+    }
+    let der = CertificateSigningRequestDer::from_pem_slice(text.as_bytes())
         .map_err(|_| CsrError::NotPem)?;
     Ok(der.as_ref().to_vec())
 }
@@ -171,29 +194,56 @@ fn check_key(csr: &X509CertificationRequest<'_>) -> Result<String, CsrError> {
     let spki = &csr.certification_request_info.subject_pki;
     match spki.parsed() {
         Ok(PublicKey::EC(_)) => {
-            let curve = spki
+            let Some(curve) = spki
                 .algorithm
                 .parameters
                 .as_ref()
+                // as_oid() also reads a SEQUENCE of explicit parameters as "an OID".
+                .filter(|p| p.tag() == x509_parser::asn1_rs::Tag::Oid)
                 .and_then(|p| p.as_oid().ok())
                 .map(|o| o.to_id_string())
-                .unwrap_or_default();
+            else {
+                return Err(CsrError::WeakKey(
+                    "elliptic curve given by explicit curve parameters, not a named curve".into(),
+                ));
+            };
             match curve.as_str() {
                 P256 => Ok("ECDSA P-256".into()),
                 P384 => Ok("ECDSA P-384".into()),
-                other => Err(CsrError::WeakKey(format!("elliptic curve {other}"))),
+                other => Err(CsrError::WeakKey(format!(
+                    "elliptic curve {}",
+                    known_oid(other).unwrap_or(other)
+                ))),
             }
         }
         Ok(PublicKey::RSA(rsa)) => match rsa.key_size() {
             bits @ 2048..=4096 => Ok(format!("RSA {bits}")),
             bits => Err(CsrError::WeakKey(format!("RSA {bits} bits"))),
         },
-        Ok(_) => Err(CsrError::WeakKey(format!(
-            "algorithm {}",
-            spki.algorithm.algorithm.to_id_string()
-        ))),
+        Ok(_) => {
+            let oid = spki.algorithm.algorithm.to_id_string();
+            Err(CsrError::WeakKey(match known_oid(&oid) {
+                Some(name) => name.to_owned(),
+                None => format!("algorithm {oid}"),
+            }))
+        }
         Err(e) => Err(CsrError::Malformed(e.to_string())),
     }
+}
+
+/// Names of key algorithms and curves a refused CSR may use.
+fn known_oid(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        "1.3.101.110" => "X25519",
+        "1.2.840.10040.4.1" => "DSA",
+        "1.3.132.0.35" => "P-521",
+        "1.3.132.0.10" => "secp256k1",
+        "1.2.840.10045.3.1.1" => "P-192",
+        "1.3.132.0.33" => "P-224",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -286,6 +336,35 @@ mod tests {
         assert_eq!(csr_from_pem("hello"), Err(CsrError::NotPem));
     }
 
+    #[test]
+    fn the_pem_must_be_one_csr_block_alone() {
+        let key = KeyPair::generate().unwrap();
+        let pem = rcgen::CertificateParams::new(vec![FQDN.to_owned()])
+            .unwrap()
+            .serialize_request(&key)
+            .unwrap()
+            .pem()
+            .unwrap();
+        assert!(csr_from_pem(&pem).is_ok());
+        assert!(csr_from_pem(&format!("\n  {pem}\n\n")).is_ok());
+        assert_eq!(
+            csr_from_pem(&format!("{pem}junk")),
+            Err(CsrError::TextAroundPem)
+        );
+        assert_eq!(
+            csr_from_pem(&format!("junk\n{pem}")),
+            Err(CsrError::TextAroundPem)
+        );
+        assert_eq!(
+            csr_from_pem(&format!("{pem}{pem}")),
+            Err(CsrError::SeveralPemBlocks(2))
+        );
+        assert_eq!(
+            csr_from_pem(&format!("{}{pem}", key.serialize_pem())),
+            Err(CsrError::SeveralPemBlocks(2))
+        );
+    }
+
     fn openssl_csr(newkey: &[&str]) -> Vec<u8> {
         let out = std::process::Command::new("openssl")
             .args([
@@ -327,9 +406,25 @@ mod tests {
             Err(CsrError::WeakKey(_))
         ));
         let ed = openssl_csr(&["-newkey", "ed25519"]);
-        assert!(matches!(check_csr(&ed, FQDN), Err(CsrError::WeakKey(_))));
+        assert_eq!(
+            check_csr(&ed, FQDN),
+            Err(CsrError::WeakKey("Ed25519".into()))
+        );
         let p521 = openssl_csr(&["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"]);
-        assert!(matches!(check_csr(&p521, FQDN), Err(CsrError::WeakKey(_))));
+        assert_eq!(
+            check_csr(&p521, FQDN),
+            Err(CsrError::WeakKey("elliptic curve P-521".into()))
+        );
+        let explicit = openssl_csr(&[
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-pkeyopt",
+            "ec_param_enc:explicit",
+        ]);
+        let err = check_csr(&explicit, FQDN).unwrap_err().to_string();
+        assert!(err.contains("explicit curve parameters"), "{err}");
         let rsa2048 = openssl_csr(&["-newkey", "rsa:2048"]);
         assert_eq!(check_csr(&rsa2048, FQDN).unwrap().key, "RSA 2048");
     }

@@ -33,6 +33,27 @@ pub enum PkiError {
         /// What the parser said.
         reason: String,
     },
+    /// The leaf cannot serve TLS (a CA certificate, or restricted to other uses).
+    #[error("the certificate cannot serve TLS: {0}")]
+    NotForServers(String),
+    /// A certificate of the chain is not signed by the next one.
+    #[error(
+        "certificate #{index} is not signed by certificate #{next}: the file must hold the server certificate, then the certificates that signed it, in order"
+    )]
+    NotSignedByNext {
+        /// Position of the certificate, 1-based.
+        index: usize,
+        /// Position of the one that should have signed it.
+        next: usize,
+    },
+    /// The key matches a later certificate of the chain, not the first.
+    #[error(
+        "the server certificate must come first: the private key matches certificate #{index}, not #1"
+    )]
+    LeafNotFirst {
+        /// Position of the certificate the key matches, 1-based.
+        index: usize,
+    },
     /// The certificate was issued for another key.
     #[error("the certificate does not match the private key (its public key is another one)")]
     KeyMismatch,

@@ -49,6 +49,20 @@ pub fn parse_private_key(pem: &str) -> Result<(PrivateKeyDer<'static>, KeyFormat
     found.ok_or(PkiError::NoPrivateKey)
 }
 
+/// Why the provider refuses a key, when the leaf says: an RSA key under 2048 bits.
+fn weak_rsa(chain: &[CertificateDer<'static>]) -> Option<String> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    use x509_parser::public_key::PublicKey;
+    let (_, leaf) = X509Certificate::from_der(chain.first()?).ok()?;
+    match leaf.public_key().parsed().ok()? {
+        PublicKey::RSA(rsa) if rsa.key_size() < 2048 => Some(format!(
+            "RSA keys of {} bits are not accepted; use RSA 2048 or more, or ECDSA P-256",
+            rsa.key_size()
+        )),
+        _ => None,
+    }
+}
+
 /// A private key and the certificate chain it serves, checked to belong together.
 #[derive(Debug, Clone)]
 pub struct ServingKey {
@@ -76,7 +90,7 @@ impl ServingKey {
                 .load_private_key(key)
                 .map_err(|e| PkiError::UnusableKey {
                     format: format.name(),
-                    reason: e.to_string(),
+                    reason: weak_rsa(&chain).unwrap_or_else(|| e.to_string()),
                 })?;
         let certified = CertifiedKey::new(chain, signer);
         match certified.keys_match() {
@@ -84,7 +98,16 @@ impl ServingKey {
                 certified: Arc::new(certified),
             }),
             Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
-                Err(PkiError::KeyMismatch)
+                // Say so when the key is another certificate's of the file (order swapped).
+                let later = certified.cert.iter().skip(1).position(|c| {
+                    CertifiedKey::new(vec![c.clone()], Arc::clone(&certified.key))
+                        .keys_match()
+                        .is_ok()
+                });
+                Err(match later {
+                    Some(i) => PkiError::LeafNotFirst { index: i + 2 },
+                    None => PkiError::KeyMismatch,
+                })
             }
             Err(e) => Err(PkiError::BadCertificate {
                 index: 1,

@@ -10,7 +10,7 @@ mod error;
 mod key;
 pub mod request_signing;
 
-pub use cert::{CertInfo, cert_info, parse_cert_chain};
+pub use cert::{CertInfo, cert_info, chain_to_pem, check_server_chain, parse_cert_chain};
 pub use error::PkiError;
 pub use key::{KeyFormat, ServingKey, parse_private_key};
 pub use rustls_pki_types::{CertificateDer, PrivateKeyDer};

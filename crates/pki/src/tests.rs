@@ -74,3 +74,83 @@ fn errors_never_echo_key_material() {
     let body_line = key.lines().nth(1).unwrap();
     assert!(!shown.contains(body_line), "{shown}");
 }
+
+/// A CA and a leaf for `key` it signed, both PEM.
+fn ca_and_leaf(key: &KeyPair, leaf: CertificateParams) -> (String, String) {
+    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut ca = CertificateParams::new(vec![]).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    (ca_pem, leaf.signed_by(key, &issuer).unwrap().pem())
+}
+
+#[test]
+fn chains_that_cannot_serve_are_refused_for_their_reason() {
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let params = || CertificateParams::new(vec!["dev.example.test".into()]).unwrap();
+    let (ca, leaf) = ca_and_leaf(&key, params());
+    let check = |pem: &str| check_server_chain(&parse_cert_chain(pem).unwrap());
+    check(&format!("{leaf}{ca}")).unwrap();
+    check(&leaf).unwrap();
+    let (cert, _) = self_signed(&PKCS_ECDSA_P256_SHA256);
+    check(&cert).unwrap();
+
+    // Signed by someone else than the next certificate.
+    let (other_ca, _) = ca_and_leaf(&key, params());
+    assert!(matches!(
+        check(&format!("{leaf}{other_ca}")),
+        Err(PkiError::NotSignedByNext { index: 1, next: 2 })
+    ));
+    // A flipped signature byte, with and without the CA.
+    let der = parse_cert_chain(&leaf).unwrap().remove(0);
+    let mut bytes = der.as_ref().to_vec();
+    let at = bytes.len() - 2;
+    bytes[at] ^= 1;
+    let flipped = vec![
+        CertificateDer::from(bytes),
+        parse_cert_chain(&ca).unwrap().remove(0),
+    ];
+    assert!(matches!(
+        check_server_chain(&flipped),
+        Err(PkiError::NotSignedByNext { .. })
+    ));
+    // A CA certificate, and a client-only one.
+    let mut p = params();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_leaf = p.self_signed(&key).unwrap().pem();
+    let err = check(&ca_leaf).unwrap_err().to_string();
+    assert!(err.contains("CA certificate"), "{err}");
+    let mut p = params();
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let (_, client) = ca_and_leaf(&key, p);
+    let err = check(&client).unwrap_err().to_string();
+    assert!(err.contains("TLS server authentication"), "{err}");
+}
+
+#[test]
+fn bytes_after_a_certificate_and_swapped_order_are_named() {
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let (ca, leaf) = ca_and_leaf(
+        &key,
+        CertificateParams::new(vec!["dev.example.test".into()]).unwrap(),
+    );
+    let mut der = parse_cert_chain(&leaf).unwrap().remove(0).as_ref().to_vec();
+    der.extend_from_slice(b"\0\0junk");
+    let padded = chain_to_pem(&[CertificateDer::from(der)]);
+    let err = parse_cert_chain(&padded).unwrap_err().to_string();
+    assert!(err.contains("6 bytes after its end"), "{err}");
+
+    let err = ServingKey::from_pem(&format!("{ca}{leaf}"), &key.serialize_pem()).unwrap_err();
+    assert!(matches!(err, PkiError::LeafNotFirst { index: 2 }), "{err}");
+}
+
+#[test]
+fn chain_to_pem_keeps_only_the_certificates() {
+    let (cert, key) = self_signed(&PKCS_ECDSA_P256_SHA256);
+    let chain = parse_cert_chain(&format!("intro text\n{cert}{key}trailing\n")).unwrap();
+    let pem = chain_to_pem(&chain);
+    assert_eq!(parse_cert_chain(&pem).unwrap(), chain);
+    assert!(!pem.contains("PRIVATE KEY") && !pem.contains("text") && !pem.contains("trailing"));
+    assert!(pem.lines().all(|l| l.len() <= 64), "{pem}");
+}

@@ -14,6 +14,7 @@
 pub mod browser;
 pub mod ca;
 pub mod home;
+pub mod hostile;
 pub mod paths;
 pub mod pebble;
 pub mod ports;

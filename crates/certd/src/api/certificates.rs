@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,8 +30,9 @@ pub(crate) async fn create_certificate(
     State(state): State<AppState>,
     addr: ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = super::body(body)?;
     let device = match signed_device(
         &state,
         addr,
@@ -91,6 +93,7 @@ async fn issue(
         });
     }
     let acme = state.acme().await?;
+    let _ordering = state.begin_order(&device.hostname, fqdn)?;
     let order = state
         .store()
         .create_order(

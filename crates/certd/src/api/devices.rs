@@ -99,8 +99,9 @@ pub(crate) async fn get_device(
     State(state): State<AppState>,
     addr: ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = super::body(body)?;
     let result = signed_device(&state, addr, "GET", "/api/v1/device", &headers, &body).await;
     if let Err(e) = &result {
         // Refused signatures are security events: audit them without an actor.

@@ -63,16 +63,22 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-/// Parses a JSON body strictly (unknown fields refused by the types).
-pub(crate) fn json<T: DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-) -> Result<T, ApiError> {
-    let body = body.map_err(|e| {
+/// The body, or the API's own refusal (`CD7002` over [`MAX_BODY`]) instead of axum's
+/// plain-text one.
+pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge
         } else {
             ApiError::BadJson(e.body_text())
         }
-    })?;
+    })
+}
+
+/// Parses a JSON body strictly (unknown fields refused by the types).
+pub(crate) fn json<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let body = self::body(body)?;
     serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))
 }

@@ -8,6 +8,7 @@ mod dump;
 mod flood;
 mod foreign;
 mod harness;
+mod hostile;
 mod https;
 mod issue;
 mod process;

@@ -6,6 +6,7 @@ mod cert;
 mod docker;
 mod failover;
 mod harness;
+mod hostile;
 mod netns;
 mod poison;
 mod profiles;

@@ -111,17 +111,39 @@ pub(crate) fn check_chain(
     key_pem: &str,
     fqdn: &str,
 ) -> anyhow::Result<pki::CertInfo> {
-    let pair = pki::ServingKey::from_pem(chain_pem, key_pem)
-        .context("the certificate does not match the key")?;
+    let pair = pki::ServingKey::from_pem(chain_pem, key_pem).map_err(|e| match e {
+        pki::PkiError::KeyMismatch => anyhow::anyhow!("the certificate does not match the key"),
+        other => anyhow::Error::from(other),
+    })?;
+    pki::check_server_chain(pair.chain())?;
     let info = pki::cert_info(pair.leaf()).context("cannot read the certificate")?;
-    if !info.dns_names.iter().any(|n| n.eq_ignore_ascii_case(fqdn)) {
+    let names: Vec<&str> = info
+        .dns_names
+        .iter()
+        .chain(&info.ip_addresses)
+        .map(String::as_str)
+        .collect();
+    if names.is_empty() {
+        bail!(
+            "the certificate names no host: it has no subjectAltName, and TLS clients ignore \
+             its subject ({}); it must name {fqdn}",
+            info.subject
+        );
+    }
+    if !names.iter().any(|n| n.eq_ignore_ascii_case(fqdn)) {
         bail!(
             "the certificate is for {} but the configured name is {fqdn}",
-            if info.dns_names.is_empty() {
-                info.subject.clone()
-            } else {
-                info.dns_names.join(", ")
-            }
+            names.join(", ")
+        );
+    }
+    let others: Vec<&str> = names
+        .into_iter()
+        .filter(|n| !n.eq_ignore_ascii_case(fqdn))
+        .collect();
+    if !others.is_empty() {
+        bail!(
+            "the certificate also names {}; it must name {fqdn} only",
+            others.join(", ")
         );
     }
     let now = time::OffsetDateTime::now_utc();

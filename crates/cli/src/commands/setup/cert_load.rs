@@ -23,8 +23,9 @@ pub fn run(args: &CertLoadArgs) -> anyhow::Result<ExitCode> {
             args.file.display()
         );
     }
-    let chain = std::fs::read_to_string(&args.file)
+    let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let chain = super::ecs_ssl::pem_text(bytes, &args.file)?;
     let config = Config::load()?;
     let store = config.open_store()?;
     let fqdn = cert::stored_fqdn(store.as_ref())?;
@@ -57,6 +58,8 @@ pub fn run(args: &CertLoadArgs) -> anyhow::Result<ExitCode> {
             (c, info)
         }
     };
+    // Only the certificates are stored: no text or key block the file also held.
+    let chain = pki::chain_to_pem(&pki::parse_cert_chain(&chain)?);
     store
         .set_many(&[
             (ECS_SSL_KEY, &key),

@@ -41,7 +41,17 @@ pub fn run(args: &SslArgs, mode: OutputMode) -> anyhow::Result<ExitCode> {
             key_path.display()
         )
     })?;
+    let refusing = || format!("refusing {}", cert_path.display());
+    pki::check_server_chain(pair.chain()).with_context(refusing)?;
     let info = pki::cert_info(pair.leaf())?;
+    if info.dns_names.is_empty() && info.ip_addresses.is_empty() {
+        bail!(
+            "refusing {}: the certificate names no host (no subjectAltName; TLS clients ignore \
+             its subject {})",
+            cert_path.display(),
+            info.subject
+        );
+    }
     let now = time::OffsetDateTime::now_utc();
     if info.not_after < now {
         bail!(
@@ -50,10 +60,20 @@ pub fn run(args: &SslArgs, mode: OutputMode) -> anyhow::Result<ExitCode> {
             wire::ecs::rfc3339_z(info.not_after)
         );
     }
+    if now < info.not_before {
+        bail!(
+            "refusing {}: the certificate is not valid until {}",
+            cert_path.display(),
+            wire::ecs::rfc3339_z(info.not_before)
+        );
+    }
+    // Only the certificates are stored (and printed by --print): no text or key block the
+    // file also held.
+    let chain = pki::chain_to_pem(pair.chain());
     let store = config.open_store()?;
     store.set_many(&[
         (ECS_SSL_KEY, &key),
-        (ECS_SSL_CERT, &SecretString::from(cert)),
+        (ECS_SSL_CERT, &SecretString::from(chain)),
     ])?;
     out::note(&format!(
         "Stored the certificate for {} (expires {}) and its key in {}.",
@@ -87,8 +107,20 @@ fn read_pem(path: &Path, what: &str) -> anyhow::Result<String> {
             path.display()
         );
     }
-    std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the {what} {}", path.display()))
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    pem_text(bytes, path)
+}
+
+/// The file's bytes as text, or an error saying it is not PEM (e.g. binary DER).
+pub(crate) fn pem_text(bytes: Vec<u8>, path: &Path) -> anyhow::Result<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "{} is not a PEM text file (binary DER? convert it with `openssl x509 -inform DER \
+             -in FILE -out FILE.pem`, or `openssl pkey -inform DER` for a key)",
+            path.display()
+        )
+    })
 }
 
 fn print(config: &Config, mode: OutputMode) -> anyhow::Result<ExitCode> {
