@@ -106,11 +106,16 @@ pub fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
+    parse_file_config(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+/// Parses the text of `config.yaml` (blank: the defaults): the parsing entry point of
+/// [`read_file_config`], also driven by the fuzz targets in `fuzz/`.
+pub fn parse_file_config(text: &str) -> Result<FileConfig, serde_yaml_ng::Error> {
     if text.trim().is_empty() {
         return Ok(FileConfig::default());
     }
-    serde_yaml_ng::from_str(&text)
-        .with_context(|| format!("invalid config file {}", path.display()))
+    serde_yaml_ng::from_str(text)
 }
 
 #[cfg(test)]

@@ -53,9 +53,9 @@ pub fn chain_to_pem(chain: &[CertificateDer<'_>]) -> String {
     out
 }
 
-/// Checks that `chain` (leaf first) can serve TLS: the leaf is not a CA certificate and,
-/// when its extended key usage is restricted, allows TLS servers; every certificate is
-/// signed by the one after it. The last one's own signature is not judged (a root's
+/// Checks that `chain` (leaf first) can serve TLS: the leaf's extended key usage, when
+/// restricted, allows TLS servers; every certificate is signed by the one after it; and,
+/// checked last, the leaf is not a CA certificate ([`PkiError::CaLeaf`]). The last one's own signature is not judged (a root's
 /// self-signature is not what clients trust it for), nor are signatures in algorithms the
 /// verifier does not know.
 pub fn check_server_chain(chain: &[CertificateDer<'_>]) -> Result<(), PkiError> {
@@ -70,11 +70,6 @@ pub fn check_server_chain(chain: &[CertificateDer<'_>]) -> Result<(), PkiError> 
     let Some(leaf) = parsed.first() else {
         return Err(PkiError::NoCertificate);
     };
-    if leaf.is_ca() {
-        return Err(PkiError::NotForServers(
-            "it is a CA certificate (basicConstraints CA:TRUE), not a server certificate".into(),
-        ));
-    }
     if let Ok(Some(eku)) = leaf.extended_key_usage()
         && !eku.value.server_auth
         && !eku.value.any
@@ -94,6 +89,10 @@ pub fn check_server_chain(chain: &[CertificateDer<'_>]) -> Result<(), PkiError> 
                 next: i + 2,
             });
         }
+    }
+    // Last, so that a caller who tolerates it knows every other check passed.
+    if leaf.is_ca() {
+        return Err(PkiError::CaLeaf);
     }
     Ok(())
 }

@@ -36,6 +36,12 @@ pub enum PkiError {
     /// The leaf cannot serve TLS (a CA certificate, or restricted to other uses).
     #[error("the certificate cannot serve TLS: {0}")]
     NotForServers(String),
+    /// The leaf is a CA certificate: OpenSSL-based clients accept one as a server
+    /// certificate, rustls-based clients (webpki) refuse it.
+    #[error(
+        "the certificate cannot serve TLS to every client: it is a CA certificate (basicConstraints CA:TRUE), not a server certificate"
+    )]
+    CaLeaf,
     /// A certificate of the chain is not signed by the next one.
     #[error(
         "certificate #{index} is not signed by certificate #{next}: the file must hold the server certificate, then the certificates that signed it, in order"

@@ -119,8 +119,18 @@ fn chains_that_cannot_serve_are_refused_for_their_reason() {
     let mut p = params();
     p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca_leaf = p.self_signed(&key).unwrap().pem();
-    let err = check(&ca_leaf).unwrap_err().to_string();
-    assert!(err.contains("CA certificate"), "{err}");
+    assert!(matches!(check(&ca_leaf), Err(PkiError::CaLeaf)));
+    // CA:TRUE is judged after everything else: a CA leaf with a bad chain gets that.
+    let ca_leaf_wrong_issuer = {
+        let mut p = params();
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let (other_ca, _) = ca_and_leaf(&key, params());
+        format!("{}{other_ca}", p.self_signed(&key).unwrap().pem())
+    };
+    assert!(matches!(
+        check(&ca_leaf_wrong_issuer),
+        Err(PkiError::NotSignedByNext { index: 1, next: 2 })
+    ));
     let mut p = params();
     p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     let (_, client) = ca_and_leaf(&key, p);

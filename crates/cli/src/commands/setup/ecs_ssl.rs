@@ -42,7 +42,18 @@ pub fn run(args: &SslArgs, mode: OutputMode) -> anyhow::Result<ExitCode> {
         )
     })?;
     let refusing = || format!("refusing {}", cert_path.display());
-    pki::check_server_chain(pair.chain()).with_context(refusing)?;
+    match pki::check_server_chain(pair.chain()) {
+        Ok(()) => {}
+        // What `openssl req -x509` makes by default: fine for OpenSSL-based SDKs.
+        Err(pki::PkiError::CaLeaf) => out::note(&format!(
+            "warning: {} is a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` \
+             makes by default): botocore and the AWS CLI accept it, but the AWS SDK for Rust and \
+             other rustls-based clients refuse it as a server certificate. Add `-addext \
+             basicConstraints=critical,CA:FALSE` to the openssl command to make one all accept.",
+            cert_path.display()
+        )),
+        Err(e) => return Err(anyhow::Error::from(e).context(refusing())),
+    }
     let info = pki::cert_info(pair.leaf())?;
     if info.dns_names.is_empty() && info.ip_addresses.is_empty() {
         bail!(
