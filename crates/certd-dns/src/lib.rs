@@ -27,6 +27,21 @@ mod label;
 mod serve;
 mod zone;
 
+/// The query handler as a plain function, for the fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Answers one request received over UDP (`tcp == false`) or TCP, as the server
+    /// would: `None` means the server sends nothing (or closes the TCP connection).
+    pub fn handle(zone: &crate::ZoneState, request: &[u8], tcp: bool) -> Option<Vec<u8>> {
+        let transport = if tcp {
+            crate::handler::Transport::Tcp
+        } else {
+            crate::handler::Transport::Udp
+        };
+        crate::handler::handle(zone, request, transport).ok()
+    }
+}
+
 pub use config::{CaaRecord, ConfigError, MAX_CHALLENGE_TTL, NameServer, Soa, ZoneConfig};
 pub use handler::{LOOPBACK_V4, LOOPBACK_V6, MAX_UDP_PAYLOAD};
 pub use label::{Label, LabelError, MAX_LABEL_LEN};
