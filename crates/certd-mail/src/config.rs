@@ -194,6 +194,28 @@ impl MailConfig {
                 ));
             }
         };
+        if login.is_some() {
+            match self.smtp_tls {
+                // lettre sends AUTH whether or not STARTTLS happened: whoever strips
+                // STARTTLS from the server's EHLO answer would read the password.
+                SmtpTls::Opportunistic => {
+                    return Err(MailError::Config(
+                        "smtp_username needs smtp_tls = \"starttls\" or \"tls\": with \
+                         \"opportunistic\", a server (or a man in the middle) that does not offer \
+                         STARTTLS would receive the password in clear text"
+                            .to_owned(),
+                    ));
+                }
+                SmtpTls::None if !is_loopback_host(&host) => {
+                    return Err(MailError::Config(format!(
+                        "smtp_tls = \"none\" with smtp_username sends the password in clear text: \
+                         allowed only to a relay on this host (localhost, 127.0.0.1, ::1), not \
+                         {host}; use smtp_tls = \"starttls\" or \"tls\""
+                    )));
+                }
+                _ => {}
+            }
+        }
         Ok(SmtpSettings {
             host,
             port,
@@ -202,6 +224,16 @@ impl MailConfig {
             timeout,
         })
     }
+}
+
+/// `localhost` or a loopback address: where clear-text SMTP never leaves the machine.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Reads a password file: one trailing newline dropped, empty refused, a group- or
@@ -378,7 +410,8 @@ mod tests {
     #[test]
     fn login_needs_both_halves_and_a_readable_password_file() {
         let dir = tempfile::tempdir().unwrap();
-        let base = "transport = \"smtp\"\nfrom = \"a@example.org\"\nsmtp_host = \"mx\"\n";
+        let base = "transport = \"smtp\"\nfrom = \"a@example.org\"\nsmtp_host = \"mx\"\n\
+                    smtp_tls = \"starttls\"\n";
         for extra in ["smtp_username = \"u\"", "smtp_password_file = \"pw\""] {
             let err = checked(&format!("{base}{extra}"), dir.path())
                 .err()
@@ -419,6 +452,41 @@ mod tests {
             (user.as_str(), password.expose_secret()),
             ("u", "s3cret-Pa55word")
         );
+    }
+
+    #[test]
+    fn a_login_is_sent_only_over_tls_or_to_a_local_relay() {
+        let dir = tempfile::tempdir().unwrap();
+        secret_file(dir.path(), "pw", "s3cret-Pa55word\n");
+        let with = |host: &str, tls: &str| {
+            checked(
+                &format!(
+                    "transport = \"smtp\"\nfrom = \"a@example.org\"\nsmtp_host = \"{host}\"\n\
+                     smtp_tls = \"{tls}\"\nsmtp_username = \"u\"\nsmtp_password_file = \"pw\""
+                ),
+                dir.path(),
+            )
+        };
+        for (host, tls) in [("mx", "starttls"), ("mx", "tls"), ("localhost", "none")] {
+            assert!(with(host, tls).is_ok(), "{host} {tls}");
+        }
+        for host in ["127.0.0.1", "::1", "[::1]"] {
+            assert!(with(host, "none").is_ok(), "{host}");
+        }
+        for host in ["mx", "127.0.0.1"] {
+            let err = with(host, "opportunistic").err().unwrap();
+            assert!(
+                matches!(&err, MailError::Config(m) if m.contains("clear text") && m.contains("starttls")),
+                "{err:?}"
+            );
+        }
+        for host in ["mx", "10.0.0.25", "localhost.example.org"] {
+            let err = with(host, "none").err().unwrap();
+            assert!(
+                matches!(&err, MailError::Config(m) if m.contains("clear text") && m.contains(host)),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]

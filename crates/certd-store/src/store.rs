@@ -59,12 +59,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Replaces the password hash; `NotFound` for a missing or deleted account.
     async fn update_password_hash(&self, id: AccountId, hash: &PasswordHash) -> Result<()>;
 
-    /// Records that the account's email address was verified at `at`.
-    async fn mark_email_verified(&self, id: AccountId, at: OffsetDateTime) -> Result<()>;
+    /// Records that the account's email address was verified at `at`, if it still is
+    /// `email` (ignoring case): one statement, so a concurrent change of address is never
+    /// marked verified. `NotFound` otherwise, or for a missing or deleted account.
+    async fn mark_email_verified(
+        &self,
+        id: AccountId,
+        email: &str,
+        at: OffsetDateTime,
+    ) -> Result<()>;
 
-    /// Replaces the account's email address, clears `email_verified_at` and spends its
-    /// unused `Verify` links, in one transaction (a link sent to the old address must not
-    /// verify the new one). `NotFound` for a missing or deleted account.
+    /// Replaces the account's email address, clears `email_verified_at` and spends all its
+    /// unused links, in one transaction (a verification link sent to the old address must
+    /// not verify the new one, nor a reset link in the old mailbox outlive the change).
+    /// `NotFound` for a missing or deleted account.
     async fn update_email(&self, id: AccountId, email: &str) -> Result<()>;
 
     /// Disables (`Some(now)`) or re-enables (`None`) an account. Sessions of a disabled

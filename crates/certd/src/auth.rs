@@ -44,10 +44,20 @@ impl FromRequestParts<AppState> for ClientAddr {
 }
 
 impl ClientAddr {
-    /// A key for per-address limits.
+    /// A key for per-address limits: the IPv4 address, or the /64 of an IPv6 address (one
+    /// host commonly holds a whole /64 and could rotate through it).
     pub fn key(&self) -> String {
-        self.0
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        match self.0 {
+            None => "unknown".to_owned(),
+            Some(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            },
+            Some(ip) => ip.to_string(),
+        }
     }
 }
 
@@ -184,4 +194,24 @@ pub async fn signed_device(
         .signing_per_device
         .hit(&id.to_string(), state.now())?;
     Ok(device)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::ClientAddr;
+
+    #[test]
+    fn limits_key_ipv4_by_address_and_ipv6_by_its_64() {
+        let key = |s: &str| ClientAddr(Some(s.parse().unwrap())).key();
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            key("2001:db8:1:2::9")
+        );
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(ClientAddr(None).key(), "unknown");
+    }
 }

@@ -34,10 +34,10 @@ pub struct FileConfig {
     /// Limits.
     #[serde(default)]
     pub limits: LimitsSection,
-    /// Outgoing mail (verification and password-reset links); the `log` transport
-    /// (standard error) when absent.
+    /// Outgoing mail (verification and password-reset links). Absent: the `log` transport
+    /// (standard error), allowed only when the service's URL is on loopback.
     #[serde(default)]
-    pub mail: certd_mail::MailConfig,
+    pub mail: Option<certd_mail::MailConfig>,
 }
 
 /// `[service]`
@@ -163,6 +163,36 @@ impl std::fmt::Debug for Eab {
     }
 }
 
+/// Whether `url`'s host is `localhost` or a loopback address.
+fn url_is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A TOML error as "line L, column C: message", without the quoted source line that
+/// toml's own `Display` adds: a line such as `smtp_password = "..."` (refused: secrets live
+/// in files) must not reach the log.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
 /// The configuration in force.
 #[derive(Debug)]
 pub struct Config {
@@ -194,8 +224,8 @@ pub struct Config {
     pub acme_extra_root: Option<PathBuf>,
     /// EAB.
     pub eab: Option<Eab>,
-    /// Store URL.
-    pub store_url: String,
+    /// Where the store is (`Debug` and `Display` hide a PostgreSQL password).
+    pub store: certd_store::Dsn,
     /// Hostnames per account.
     pub hostnames_per_account: u32,
     /// Base URL of links in mails.
@@ -219,8 +249,13 @@ impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
-        let file: FileConfig = toml::from_str(&text)
-            .with_context(|| format!("invalid config file {}", path.display()))?;
+        let file: FileConfig = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid config file {}: {}",
+                path.display(),
+                toml_error(&text, &e)
+            )
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::resolve(file, base)
             .with_context(|| format!("invalid config file {}", path.display()))
@@ -267,9 +302,9 @@ impl Config {
             }
             _ => bail!("acme.eab_kid and acme.eab_hmac_key_file go together"),
         };
-        let store_url = match file.store.url {
-            Some(url) => url,
-            None => format!("sqlite://{}", data_dir.join("certd.sqlite").display()),
+        let store = match file.store.url {
+            Some(url) => certd_store::Dsn::parse(&url).context("store.url")?,
+            None => certd_store::Dsn::Sqlite(data_dir.join("certd.sqlite")),
         };
         let trusted_proxies = file
             .http
@@ -312,6 +347,19 @@ impl Config {
             None if tls.is_some() => format!("https://{}", file.http.listen),
             None => format!("http://{}", file.http.listen),
         };
+        let mail = match file.mail {
+            Some(mail) => mail,
+            None if url_is_loopback(&public_url) => certd_mail::MailConfig::default(),
+            // The log transport prints every mail, password-reset links included, where
+            // the service's log goes: fine on one machine, an account takeover for whoever
+            // reads the log of a public service.
+            None => bail!(
+                "[mail] is missing: users reach this service at {public_url}, and without \
+                 [mail] certd would print their verification and password-reset links to its \
+                 log; configure transport = \"smtp\" (or transport = \"log\" explicitly, for \
+                 a test setup)"
+            ),
+        };
         if https && !file.http.secure_cookies {
             bail!("http.secure_cookies = false is only for plain-HTTP local use, not with HTTPS");
         }
@@ -330,7 +378,7 @@ impl Config {
             caa_account_uri: file.acme.caa_account_uri,
             acme_extra_root: file.acme.extra_root.map(at),
             eab,
-            store_url,
+            store,
             hostnames_per_account: file
                 .limits
                 .hostnames_per_account
@@ -340,7 +388,7 @@ impl Config {
             tls,
             acme_web_label,
             https,
-            mail: file.mail,
+            mail,
             config_dir: base.to_path_buf(),
         })
     }
@@ -358,7 +406,7 @@ mod tests {
         let cfg = Config::resolve(file, Path::new("/etc/certd")).unwrap();
         assert_eq!(cfg.zone, "aws-sso-cli.org");
         assert_eq!(cfg.acme_directory.0, LETSENCRYPT_STAGING);
-        assert_eq!(cfg.store_url, "sqlite:///var/lib/certd/certd.sqlite");
+        assert_eq!(cfg.store.to_string(), "sqlite:/var/lib/certd/certd.sqlite");
         assert_eq!(cfg.public_url, "https://aws-sso-cli.org");
         assert_eq!(cfg.trusted_proxies.len(), 2);
         assert!(cfg.https);
@@ -385,6 +433,78 @@ mod tests {
         );
         let bad = text.replace("secure_cookies = true", "secure_cookies = false");
         assert!(resolve(&bad).unwrap_err().contains("only for plain-HTTP"));
+    }
+
+    #[test]
+    fn a_refused_line_is_not_quoted_and_a_password_url_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certd.toml");
+        let text = include_str!("../../../docs/certd.example.toml");
+        let bad = text.replace(
+            "\n[limits]\n",
+            "\n[limits]\nsmtp_password = \"hunter2-s3cret\"\n",
+        );
+        std::fs::write(&path, &bad).unwrap();
+        let err = format!("{:#}", Config::load(&path).unwrap_err());
+        let line = bad
+            .lines()
+            .position(|l| l.starts_with("smtp_password"))
+            .unwrap()
+            + 1;
+        assert!(
+            err.contains(&format!(
+                "line {line}, column 1: unknown field `smtp_password`"
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+
+        let pg = text.replace(
+            "# url = \"sqlite:///var/lib/certd/certd.sqlite\"",
+            "url = \"postgres://certd:hunter2-s3cret@db.internal/certd\"",
+        );
+        let cfg = Config::resolve(toml::from_str(&pg).unwrap(), Path::new("/")).unwrap();
+        let shown = format!("{cfg:?}");
+        assert!(
+            shown.contains("db.internal") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn without_mail_the_service_must_be_on_loopback() {
+        let text = include_str!("../../../docs/certd.example.toml");
+        let at = text.find("\n[mail]").unwrap();
+        let no_mail = &text[..at];
+        let resolve = |t: &str| Config::resolve(toml::from_str(t).unwrap(), Path::new("/"));
+        let err = resolve(no_mail).unwrap_err().to_string();
+        assert!(
+            err.contains("[mail] is missing") && err.contains("https://aws-sso-cli.org"),
+            "{err}"
+        );
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "https://[::1]:8443",
+            "http://127.0.0.2",
+        ] {
+            let local = no_mail.replace("https://aws-sso-cli.org", url);
+            let cfg = resolve(&local).unwrap();
+            assert_eq!(cfg.mail.transport, certd_mail::Transport::Log, "{url}");
+        }
+        for url in [
+            "http://10.0.0.1",
+            "http://localhost.example.org",
+            "http://[2001:db8::1]",
+        ] {
+            assert!(
+                resolve(&no_mail.replace("https://aws-sso-cli.org", url)).is_err(),
+                "{url}"
+            );
+        }
+        let explicit_log =
+            format!("{no_mail}\n[mail]\ntransport = \"log\"\nfrom = \"a@example.org\"\n");
+        assert!(resolve(&explicit_log).is_ok());
     }
 
     #[test]

@@ -127,6 +127,14 @@ pub enum ApiError {
     /// Another order for the same name is under way.
     #[error("a certificate for {0} is being issued right now; wait for it to finish and ask again")]
     OrderInProgress(String),
+    /// The device was revoked (its name or account deleted) while the CA was issuing.
+    #[error(
+        "the device was revoked, or its name or account deleted, while the certificate for {0} was being issued: the certificate was revoked at once"
+    )]
+    RevokedDuringOrder(String),
+    /// A value in the path or body that no stored row can have (a serial that is not hex).
+    #[error("{0}")]
+    BadValue(String),
     /// Anything the caller cannot fix (database down...): logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -149,6 +157,7 @@ impl ApiError {
             ApiError::AlreadyVerified => ("CD2007", S::CONFLICT),
             ApiError::ConfirmationMismatch => ("CD1004", S::BAD_REQUEST),
             ApiError::BadForm => ("CD1005", S::BAD_REQUEST),
+            ApiError::BadValue(_) => ("CD1006", S::BAD_REQUEST),
             ApiError::MailFailed(_) => ("CD9002", S::BAD_GATEWAY),
             ApiError::HostnameUnavailable(_) => ("CD3001", S::CONFLICT),
             ApiError::HostnameLimit(_) => ("CD3002", S::FORBIDDEN),
@@ -169,6 +178,7 @@ impl ApiError {
             ApiError::CaRefused(_) => ("CD8005", S::BAD_GATEWAY),
             ApiError::CaUnavailable(_) => ("CD8006", S::SERVICE_UNAVAILABLE),
             ApiError::OrderInProgress(_) => ("CD8007", S::CONFLICT),
+            ApiError::RevokedDuringOrder(_) => ("CD8008", S::CONFLICT),
             ApiError::Internal(_) => ("CD9001", S::INTERNAL_SERVER_ERROR),
         }
     }
@@ -178,6 +188,8 @@ impl ApiError {
         let (code, _) = self.code_status();
         match self {
             ApiError::Internal(_) => format!("{code} internal error"),
+            // serde's message can quote what the client sent (a pasted secret).
+            ApiError::BadJson(_) => format!("{code} invalid JSON body"),
             ApiError::MailFailed(cause) => format!("{code} mail not sent: {cause}"),
             other => format!("{code} {other}"),
         }
@@ -198,6 +210,8 @@ impl From<StoreError> for ApiError {
             StoreError::DeviceKeyInUse => ApiError::DeviceKeyInUse,
             StoreError::NonceReplayed => ApiError::Replayed,
             StoreError::NotFound { what } => ApiError::NotFound(what),
+            // Input no row can hold (a serial that is not hex...): the caller's mistake.
+            e @ StoreError::InvalidInput { .. } => ApiError::BadValue(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -86,8 +86,9 @@ pub fn run(config: config::Config) -> anyhow::Result<()> {
             Some((cert, key)) => Some(tls_config(cert, key)?),
             None => None,
         };
-        let dsn = certd_store::Dsn::parse(&config.store_url)?;
-        let store = certd_store::open(&dsn).await.context("cannot open the store")?;
+        let store = certd_store::open(&config.store)
+            .await
+            .context("cannot open the store")?;
         let zone = Arc::new(certd_dns::ZoneState::new(zone_config(&config))?);
         zone.replace_all(loadable_labels(store.list_all_labels().await?))?;
         tracing::info!(zone = %config.zone, names = zone.len(), "zone loaded");

@@ -111,6 +111,13 @@ pub(crate) async fn log_in(
 ) -> Result<(SecretString, Account), ApiError> {
     let now = state.now();
     let username = username.trim().to_ascii_lowercase();
+    // No account has a longer name: a longer one is not kept as a limiter key (it costs
+    // the same Argon2 work and gets the same answer as any unknown user).
+    let username = if username.len() > crate::validate::MAX_USERNAME {
+        String::from("(too long)")
+    } else {
+        username
+    };
     let limits = &state.0.limits;
     // Per address (any account), per account from this address, and per account from
     // anywhere with a higher ceiling: a flood from one place cannot lock the owner out
@@ -365,7 +372,7 @@ pub(crate) async fn revoke_certificate(
     .await
 }
 
-async fn revoke_certificate_unaudited(
+pub(crate) async fn revoke_certificate_unaudited(
     state: &AppState,
     account: AccountId,
     serial: &str,
@@ -495,13 +502,13 @@ pub(crate) async fn verify_email(
             .await
             .map_err(|_| ApiError::BadLink)?;
         let account = state.store().get_account(spent.account_id).await?;
-        if !account.email.eq_ignore_ascii_case(&spent.email) {
-            return Err(ApiError::BadLink);
-        }
+        // Only the address the link was sent to, checked in the same statement that marks
+        // it (an address changed meanwhile stays unverified).
         state
             .store()
-            .mark_email_verified(account.id, state.now())
-            .await?;
+            .mark_email_verified(account.id, &spent.email, state.now())
+            .await
+            .map_err(|_| ApiError::BadLink)?;
         Ok(account)
     }
     .await;
@@ -576,6 +583,10 @@ pub(crate) async fn reset_password(
             .await
             .map_err(|_| ApiError::BadLink)?;
         let account = state.store().get_account(peek.account_id).await?;
+        // (Changing the address spends reset links; this is the second lock.)
+        if !account.email.eq_ignore_ascii_case(&peek.email) {
+            return Err(ApiError::BadLink);
+        }
         validate::password(new_password, &account.username)?;
         let new_hash = secrets::hash_password(new_password).map_err(internal)?;
         state

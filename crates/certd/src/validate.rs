@@ -120,10 +120,13 @@ pub enum InputError {
     Reserved(String),
 }
 
+/// The longest username.
+pub const MAX_USERNAME: usize = 32;
+
 /// Normalises and checks a username: lowercase `[a-z0-9-]{3,32}`.
 pub fn username(s: &str) -> Result<String, InputError> {
     let u = s.trim().to_ascii_lowercase();
-    let ok = (3..=32).contains(&u.len())
+    let ok = (3..=MAX_USERNAME).contains(&u.len())
         && u.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok { Ok(u) } else { Err(InputError::Username) }

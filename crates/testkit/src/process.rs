@@ -115,6 +115,21 @@ impl ChildGuard {
         self.status
     }
 
+    /// Waits up to `timeout` for `addr` to accept TCP connections; gives up at once if the
+    /// child exits first (a server that refused its config). True once it listens.
+    pub fn wait_for_port(&mut self, addr: std::net::SocketAddr, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return true;
+            }
+            if self.try_status().is_some() || Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits up to `timeout` for the child to exit by itself; None if it is still running.
     pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;

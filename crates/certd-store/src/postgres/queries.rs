@@ -149,12 +149,19 @@ impl Store for PgStore {
         found(done.rows_affected(), "account")
     }
 
-    async fn mark_email_verified(&self, id: AccountId, at: OffsetDateTime) -> Result<()> {
+    async fn mark_email_verified(
+        &self,
+        id: AccountId,
+        email: &str,
+        at: OffsetDateTime,
+    ) -> Result<()> {
         let done = sqlx::query(
-            "UPDATE accounts SET email_verified_at = $2 WHERE id = $1 AND deleted_at IS NULL",
+            "UPDATE accounts SET email_verified_at = $2 \
+             WHERE id = $1 AND deleted_at IS NULL AND lower(email) = lower($3)",
         )
         .bind(id.0)
         .bind(ts(at))
+        .bind(email)
         .execute(&self.pool)
         .await?;
         found(done.rows_affected(), "account")
@@ -172,14 +179,10 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await?;
         found(done.rows_affected(), "account")?;
-        sqlx::query(
-            "UPDATE email_tokens SET spent = TRUE \
-             WHERE account_id = $1 AND purpose = $2 AND NOT spent",
-        )
-        .bind(id.0)
-        .bind(EmailPurpose::Verify.as_str())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE email_tokens SET spent = TRUE WHERE account_id = $1 AND NOT spent")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -119,6 +119,18 @@ async fn issue(
         &issued,
     )
     .await?;
+    // Revoking the device, deleting its name or the account while the CA worked must not
+    // leave a live certificate behind (deleting the account revoked those it could see).
+    let device_now = state.store().get_device(device.id).await?;
+    if device_now.revoked_at.is_some() {
+        let serial = &issued.leaf.serial_hex;
+        if let Err(e) =
+            crate::service::revoke_certificate_unaudited(state, device.account_id, serial).await
+        {
+            tracing::error!(serial = %serial, error = %e, "cannot revoke a certificate issued to a device revoked during its order");
+        }
+        return Err(ApiError::RevokedDuringOrder(fqdn.to_owned()));
+    }
     let leaf = &issued.leaf;
     Ok(serde_json::json!({
         "serial": leaf.serial_hex, "fqdn": fqdn,

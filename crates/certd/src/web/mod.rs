@@ -75,7 +75,12 @@ pub fn routes() -> Router<AppState> {
         .route("/account/delete", post(pages::view_account_delete_post))
         .route("/docs/api", get(pages::view_api_docs_get))
         .route("/static/style.css", get(view_style_get))
+        // Forms hold a few short fields; axum's default would take 2 MB.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM))
 }
+
+/// Largest form body the pages accept.
+pub const MAX_FORM: usize = 16 * 1024;
 
 async fn view_style_get() -> Response {
     (

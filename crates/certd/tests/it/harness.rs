@@ -172,7 +172,7 @@ impl Certd {
         let account = self.store.get_account_by_username(user).await.unwrap();
         let at = OffsetDateTime::from_unix_timestamp(self.now()).unwrap();
         self.store
-            .mark_email_verified(account.id, at)
+            .mark_email_verified(account.id, &account.email, at)
             .await
             .unwrap();
         let body = serde_json::json!({"username": user, "password": "a long and unusual phrase"});
@@ -261,7 +261,7 @@ impl Proc {
             .env("CERTD_LOG", "info");
         let mut child = testkit::process::ChildGuard::spawn(&mut cmd, "certd").unwrap();
         let addr = format!("127.0.0.1:{http}").parse().unwrap();
-        if !testkit::ports::wait_for_port(addr, std::time::Duration::from_secs(20)) {
+        if !child.wait_for_port(addr, std::time::Duration::from_secs(20)) {
             panic!(
                 "certd did not listen: {:?} {}",
                 child.try_status(),

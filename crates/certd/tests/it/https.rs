@@ -17,7 +17,7 @@ fn start(cfg: &Path, http: u16) -> ChildGuard {
         .env("CERTD_LOG", "debug");
     let mut child = ChildGuard::spawn(&mut cmd, "certd-https").unwrap();
     let addr = format!("127.0.0.1:{http}").parse().unwrap();
-    if !testkit::ports::wait_for_port(addr, Duration::from_secs(60)) {
+    if !child.wait_for_port(addr, Duration::from_secs(60)) {
         panic!(
             "certd did not listen: {:?} {}",
             child.try_status(),
@@ -66,6 +66,9 @@ listen = "127.0.0.1:{http}"
 listen = "127.0.0.1:{dns}"
 nameservers = ["ns1.certs.test"]
 hostmaster = "hostmaster.certs.test"
+[mail]
+transport = "log"
+from = "certd@certs.test"
 "#,
         acme_http = acme
     )

@@ -43,7 +43,7 @@ fn start(dir: &std::path::Path, http: u16, dns: u16) -> Running {
         .env("CERTD_LOG", "debug");
     let mut child = ChildGuard::spawn(&mut cmd, "certd").unwrap();
     let addr = format!("127.0.0.1:{http}").parse().unwrap();
-    if !testkit::ports::wait_for_port(addr, Duration::from_secs(20)) {
+    if !child.wait_for_port(addr, Duration::from_secs(20)) {
         panic!(
             "certd did not listen: {:?} {}",
             child.try_status(),

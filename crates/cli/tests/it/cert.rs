@@ -250,7 +250,7 @@ impl World {
         self.rt.block_on(async move {
             let account = store.get_account_by_username(&user_name).await.unwrap();
             store
-                .mark_email_verified(account.id, time::OffsetDateTime::now_utc())
+                .mark_email_verified(account.id, &account.email, time::OffsetDateTime::now_utc())
                 .await
                 .unwrap();
         });

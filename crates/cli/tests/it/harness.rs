@@ -88,7 +88,7 @@ impl User {
         cmd.env("AWS_SSO_LOG", "debug");
         let mut child = ChildGuard::spawn(&mut cmd, "ecs-server").unwrap();
         let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        if !testkit::ports::wait_for_port(addr, Duration::from_secs(15)) {
+        if !child.wait_for_port(addr, Duration::from_secs(15)) {
             let status = child.try_status();
             panic!("ECS server did not listen ({status:?}): {}", child.stderr());
         }

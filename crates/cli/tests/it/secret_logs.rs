@@ -216,7 +216,7 @@ extra_root = "{root}"
         .env("NO_COLOR", "1");
     let mut child = ChildGuard::spawn(&mut cmd, "certd-secret-logs").unwrap();
     let addr = format!("127.0.0.1:{http}").parse().unwrap();
-    if !testkit::ports::wait_for_port(addr, Duration::from_secs(30)) {
+    if !child.wait_for_port(addr, Duration::from_secs(30)) {
         panic!(
             "certd did not listen: {:?} {}",
             child.try_status(),
