@@ -68,10 +68,13 @@ impl Acme {
         let directory_url = config.directory.url().to_owned();
         let contact = config.contact_uri()?;
         let bad_nonces = Arc::new(AtomicU64::new(0));
-        let builder = Account::builder_with_http(Box::new(Tap {
-            inner: http,
-            bad_nonces: bad_nonces.clone(),
-        }));
+        let http = Arc::new(http);
+        let builder = || {
+            Account::builder_with_http(Box::new(Tap {
+                inner: http.clone(),
+                bad_nonces: bad_nonces.clone(),
+            }))
+        };
         let store_err = |reason: String| AcmeError::AccountStore {
             store: store.describe(),
             reason,
@@ -88,7 +91,7 @@ impl Acme {
                     configured: directory_url,
                 });
             }
-            let account = builder
+            let account = builder()
                 .from_credentials(stored.credentials)
                 .await
                 .map_err(|e| AcmeError::from_acme(e, "the CA's directory"))?;
@@ -100,18 +103,17 @@ impl Acme {
                 .external_account
                 .as_ref()
                 .map(|e| e.to_instant_acme());
-            let (account, credentials) = builder
-                .create(
-                    &NewAccount {
-                        contact: &contacts,
-                        terms_of_service_agreed: true,
-                        only_return_existing: false,
-                    },
-                    directory_url.clone(),
-                    eab.as_ref(),
-                )
-                .await
-                .map_err(|e| AcmeError::from_acme(e, "the CA to create the account"))?;
+            let new_account = NewAccount {
+                contact: &contacts,
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+            };
+            let (account, credentials) = crate::order::nonce_retried!(
+                builder()
+                    .create(&new_account, directory_url.clone(), eab.as_ref())
+                    .await
+            )
+            .map_err(|e| AcmeError::from_acme(e, "the CA to create the account"))?;
             let account_url = account.id().to_owned();
             let stored = StoredAccount {
                 version: STORED_VERSION,
@@ -157,12 +159,11 @@ impl Acme {
     pub async fn revoke(&self, cert_der: &[u8], reason: RevocationReason) -> Result<(), AcmeError> {
         with_retry_after_slot(async {
             let cert = CertificateDer::from(cert_der);
-            self.account
-                .revoke(&RevocationRequest {
-                    certificate: &cert,
-                    reason: Some(reason),
-                })
-                .await
+            let request = RevocationRequest {
+                certificate: &cert,
+                reason: Some(reason),
+            };
+            crate::order::nonce_retried!(self.account.revoke(&request).await)
                 .map_err(|e| AcmeError::from_acme(e, "the CA to revoke"))?;
             tracing::info!(acme.account = %self.account_url, "certificate revoked");
             Ok(())

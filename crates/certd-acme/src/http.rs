@@ -133,7 +133,8 @@ impl HttpClient for AcmeHttp {
 /// operation's slot, and to count `badNonce` answers (instant-acme retries those itself;
 /// the count shows that it had to).
 pub(crate) struct Tap<C> {
-    pub(crate) inner: C,
+    /// Shared: a request refused with `badNonce` may need a fresh account builder.
+    pub(crate) inner: Arc<C>,
     pub(crate) bad_nonces: Arc<AtomicU64>,
 }
 

@@ -28,6 +28,42 @@ use crate::http::with_retry_after_slot;
 use crate::names::{LeafFacts, check_chain, check_csr, check_fqdn};
 use crate::sink::ChallengeSink;
 
+/// instant-acme sends a request up to three times while the CA answers `badNonce`, each
+/// time with the nonce of the refusal. A request still refused that way is sent again whole
+/// (a refused request did nothing at the CA), up to this many more times: Pebble refuses 5 %
+/// of good nonces on purpose, and one order makes about ten requests.
+pub(crate) const BAD_NONCE_ROUNDS: u32 = 4;
+
+/// Whether `e` is the CA's `badNonce` problem.
+pub(crate) fn is_bad_nonce(e: &instant_acme::Error) -> bool {
+    matches!(e, instant_acme::Error::Api(p)
+        if p.r#type.as_deref() == Some("urn:ietf:params:acme:error:badNonce"))
+}
+
+/// Evaluates `$call` (an instant-acme request) again while it fails with `badNonce`, at
+/// most [`BAD_NONCE_ROUNDS`] more times.
+macro_rules! nonce_retried {
+    ($call:expr) => {{
+        let mut rounds = 0;
+        loop {
+            match $call {
+                Err(e)
+                    if rounds < $crate::order::BAD_NONCE_ROUNDS
+                        && $crate::order::is_bad_nonce(&e) =>
+                {
+                    rounds += 1;
+                    tracing::debug!(
+                        rounds,
+                        "the CA kept refusing nonces; sending the request again"
+                    );
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use nonce_retried;
+
 /// One step of an order, reported as it happens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -183,10 +219,7 @@ impl Acme {
             let fqdn = check_fqdn(fqdn)?;
             let spki = check_csr(csr_der, &fqdn)?;
             let identifiers = [Identifier::Dns(fqdn.clone())];
-            let order = self
-                .account
-                .new_order(&NewOrder::new(&identifiers))
-                .await
+            let order = nonce_retried!(self.account.new_order(&NewOrder::new(&identifiers)).await)
                 .map_err(|e| AcmeError::from_acme(e, "the CA to create the order"))?;
             tracing::info!(acme.order = %order.url(), fqdn = %fqdn, "ACME order created");
             let request = Request {
@@ -219,10 +252,7 @@ impl Acme {
             let outcome = async {
                 let fqdn = check_fqdn(fqdn)?;
                 let spki = check_csr(csr_der, &fqdn)?;
-                let order = self
-                    .account
-                    .order(order_url.to_owned())
-                    .await
+                let order = nonce_retried!(self.account.order(order_url.to_owned()).await)
                     .map_err(
                         |e| match AcmeError::from_acme(e, "the CA to find the order") {
                             // A problem document, or (Pebble) a 404 with an empty body.
@@ -335,7 +365,7 @@ impl Acme {
         let fqdn = request.fqdn;
         if order.state().status == OrderStatus::Pending {
             answer_challenges(order, fqdn, txt, observer).await?;
-            let status = match order.poll_ready(&self.poll).await {
+            let status = match nonce_retried!(order.poll_ready(&self.poll).await) {
                 Ok(status) => status,
                 Err(instant_acme::Error::Api(problem)) => {
                     return Err(validation_error(order, fqdn, Some(problem)).await);
@@ -352,9 +382,7 @@ impl Acme {
         }
         match order.state().status {
             OrderStatus::Ready => {
-                order
-                    .finalize_csr(request.csr_der)
-                    .await
+                nonce_retried!(order.finalize_csr(request.csr_der).await)
                     .map_err(|e| AcmeError::from_acme(e, "the CA to accept the CSR"))?;
                 record(observer, OrderStep::Finalized).await?;
             }
@@ -366,9 +394,7 @@ impl Acme {
                 });
             }
         }
-        let chain_pem = order
-            .poll_certificate(&self.poll)
-            .await
+        let chain_pem = nonce_retried!(order.poll_certificate(&self.poll).await)
             .map_err(|e| AcmeError::from_acme(e, "the CA to issue the certificate"))?;
         let leaf = check_chain(&chain_pem, fqdn, request.spki)?;
         record(
@@ -400,51 +426,62 @@ where
     O: OrderObserver,
 {
     let order_url = order.url().to_owned();
-    let mut authorizations = order.authorizations();
-    while let Some(authz) = authorizations.next().await {
-        let mut authz =
-            authz.map_err(|e| AcmeError::from_acme(e, "the CA to list authorizations"))?;
-        let identifier = authz.identifier().to_string();
-        if !identifier.eq_ignore_ascii_case(fqdn) {
-            return Err(AcmeError::Protocol {
-                reason: format!("the order has an authorization for {identifier}, not {fqdn}"),
-            });
-        }
-        match authz.status {
-            AuthorizationStatus::Valid => continue,
-            AuthorizationStatus::Pending => {}
-            other => {
-                return Err(AcmeError::OrderFailed {
-                    order_url,
-                    detail: format!("the authorization for {fqdn} is {other:?}"),
+    let mut rounds = 0;
+    // A listing the CA refuses with `badNonce` starts over (see `nonce_retried!`).
+    'listing: loop {
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let mut authz = match authz {
+                Ok(authz) => authz,
+                Err(e) if rounds < BAD_NONCE_ROUNDS && is_bad_nonce(&e) => {
+                    rounds += 1;
+                    continue 'listing;
+                }
+                Err(e) => return Err(AcmeError::from_acme(e, "the CA to list authorizations")),
+            };
+            let identifier = authz.identifier().to_string();
+            if !identifier.eq_ignore_ascii_case(fqdn) {
+                return Err(AcmeError::Protocol {
+                    reason: format!("the order has an authorization for {identifier}, not {fqdn}"),
                 });
             }
+            match authz.status {
+                AuthorizationStatus::Valid => continue,
+                AuthorizationStatus::Pending => {}
+                other => {
+                    return Err(AcmeError::OrderFailed {
+                        order_url,
+                        detail: format!("the authorization for {fqdn} is {other:?}"),
+                    });
+                }
+            }
+            let mut challenge =
+                authz
+                    .challenge(ChallengeType::Dns01)
+                    .ok_or_else(|| AcmeError::Protocol {
+                        reason: format!("the CA offers no dns-01 challenge for {fqdn}"),
+                    })?;
+            let value = challenge.key_authorization().dns_value();
+            // Published (and recorded) once, also when the listing started over.
+            if txt.value.as_deref() != Some(value.as_str()) {
+                txt.publish(&value)?;
+                record(
+                    observer,
+                    OrderStep::ChallengePublished {
+                        fqdn: fqdn.to_owned(),
+                        txt: value,
+                    },
+                )
+                .await?;
+            }
+            if challenge.status == ChallengeStatus::Pending {
+                nonce_retried!(challenge.set_ready().await)
+                    .map_err(|e| AcmeError::from_acme(e, "the CA to start validation"))?;
+            }
+            tracing::debug!(acme.order = %order_url, fqdn = %fqdn, "challenge published and ready");
         }
-        let mut challenge =
-            authz
-                .challenge(ChallengeType::Dns01)
-                .ok_or_else(|| AcmeError::Protocol {
-                    reason: format!("the CA offers no dns-01 challenge for {fqdn}"),
-                })?;
-        let value = challenge.key_authorization().dns_value();
-        txt.publish(&value)?;
-        record(
-            observer,
-            OrderStep::ChallengePublished {
-                fqdn: fqdn.to_owned(),
-                txt: value,
-            },
-        )
-        .await?;
-        if challenge.status == ChallengeStatus::Pending {
-            challenge
-                .set_ready()
-                .await
-                .map_err(|e| AcmeError::from_acme(e, "the CA to start validation"))?;
-        }
-        tracing::debug!(acme.order = %order_url, fqdn = %fqdn, "challenge published and ready");
+        return Ok(());
     }
-    Ok(())
 }
 
 /// Why an order became invalid: the challenge's error (what the CA saw) when there is one,
@@ -483,7 +520,7 @@ async fn deactivate_pending(order: &mut Order) {
     let mut authorizations = order.authorizations();
     while let Some(Ok(mut authz)) = authorizations.next().await {
         if authz.status == AuthorizationStatus::Pending
-            && let Err(e) = authz.deactivate().await
+            && let Err(e) = nonce_retried!(authz.deactivate().await)
         {
             tracing::debug!(error = %e, "cannot deactivate a pending authorization");
         }
@@ -506,7 +543,7 @@ async fn deactivate_valid(order: &mut Order) {
             }
         };
         if authz.status == AuthorizationStatus::Valid
-            && let Err(e) = authz.deactivate().await
+            && let Err(e) = nonce_retried!(authz.deactivate().await)
         {
             tracing::warn!(error = %e, "cannot deactivate a valid authorization");
         }
