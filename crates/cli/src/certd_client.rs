@@ -184,15 +184,22 @@ impl CertdClient {
             }
         }
         let provider = pki::provider();
-        let verifier =
-            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-                .context("cannot load the platform's TLS roots")?;
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
+        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .context("TLS versions")?
-            .dangerous() // only to install the platform verifier; it verifies fully
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
+            .context("TLS versions")?;
+        let tls = if bases.iter().any(|b| b.starts_with("https://")) {
+            let verifier =
+                rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider)
+                    .context("cannot load the platform's TLS roots")?;
+            tls.dangerous() // only to install the platform verifier; it verifies fully
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth()
+        } else {
+            // Plain HTTP to loopback only: reading the platform's roots (tens of
+            // milliseconds) would buy nothing, and no TLS peer can be trusted.
+            tls.with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        };
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(Duration::from_secs(15)));

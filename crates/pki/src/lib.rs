@@ -20,5 +20,20 @@ pub fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
     std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
+/// Starts seeding the process's random generator on a background thread and returns at
+/// once. AWS-LC seeds its generator from CPU jitter on first use, which takes about 40 ms;
+/// a command that will make a key or serve TLS calls this first, so that the seeding runs
+/// beside its other work (reading the SecureStore, loading TLS roots) instead of before the
+/// key. Later users of the generator wait for the seeding if it is still running.
+pub fn warm_up_rng() {
+    // Failing to spawn, or to seed here, only means the first key pays for the seeding.
+    let _detached = std::thread::Builder::new()
+        .name("rng-seed".to_owned())
+        .spawn(|| {
+            let mut byte = [0u8; 1];
+            aws_lc_rs::rand::fill(&mut byte).is_ok()
+        });
+}
+
 #[cfg(test)]
 mod tests;

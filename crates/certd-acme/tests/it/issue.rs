@@ -63,7 +63,7 @@ async fn csr_in_verified_chain_out_and_txt_gone() {
     line.push_str(&format!(" end +{:?}", (t1 + took).duration_since(prev)));
     eprintln!("{line}; badNonce retries: {}", acme.bad_nonces_seen());
 
-    // The same with the production polling policy (first look after 20 ms).
+    // The same with the production polling policy (first look after 5 ms).
     let mut config = world.config();
     config.poll = certd_acme::DEFAULT_POLL;
     let acme = Acme::open(&config, &world.store()).await.unwrap();

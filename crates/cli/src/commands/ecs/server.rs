@@ -37,6 +37,8 @@ impl std::fmt::Debug for ServerSecrets {
 
 /// Runs the command.
 pub fn run(args: &ServerArgs) -> anyhow::Result<ExitCode> {
+    // The key (or the first TLS handshake) needs the seeded generator.
+    pki::warm_up_rng();
     let secrets = match &args.secrets_file {
         Some(path) => secrets_from_file(&args.listen, SecretsFile::take(path)?)?,
         None => secrets_from_store(&args.listen)?,

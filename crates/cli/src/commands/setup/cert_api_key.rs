@@ -15,6 +15,8 @@ use crate::out;
 
 /// Runs the command.
 pub fn run(args: &CertApiKeyArgs) -> anyhow::Result<ExitCode> {
+    // The key (or the first TLS handshake) needs the seeded generator.
+    pki::warm_up_rng();
     let api_key = SecretString::from(args.key.expose_secret().trim().to_owned());
     if api_key.expose_secret().is_empty() {
         anyhow::bail!("the API key is empty");

@@ -14,6 +14,8 @@ use crate::out;
 
 /// Runs the command.
 pub fn run(args: &CertExportCsrArgs) -> anyhow::Result<ExitCode> {
+    // The key (or the first TLS handshake) needs the seeded generator.
+    pki::warm_up_rng();
     let config = Config::load()?;
     let store = config.open_store()?;
     let fqdn = cert::stored_fqdn(store.as_ref())?;

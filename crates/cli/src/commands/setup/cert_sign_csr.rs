@@ -17,6 +17,8 @@ use crate::out;
 
 /// Runs the command.
 pub fn run(args: &CertSignCsrArgs) -> anyhow::Result<ExitCode> {
+    // The key (or the first TLS handshake) needs the seeded generator.
+    pki::warm_up_rng();
     let config = Config::load()?;
     let store = config.open_store()?;
     let fqdn = cert::stored_fqdn(store.as_ref())?;
@@ -70,7 +72,7 @@ pub(crate) fn issue_and_store(
         }
     })??;
     out::note(&format!(
-        "Received certificate {} after {:.1}s; checking it...",
+        "Received certificate {} after {:.2}s; checking it...",
         issued.serial,
         started.elapsed().as_secs_f64()
     ));
