@@ -24,6 +24,59 @@ pub struct World {
 }
 
 pub async fn world() -> World {
+    world_inner(false).await.0
+}
+
+/// A relay in front of Pebble whose certd-to-Pebble direction can be held: bytes certd has
+/// sent wait in the relay while `open` is false (TLS passes through untouched, and Pebble
+/// builds its URLs from the Host header, so the whole order goes through the relay).
+pub struct Gate {
+    pub open: tokio::sync::watch::Sender<bool>,
+}
+
+async fn gate(target: std::net::SocketAddr) -> (Gate, std::net::SocketAddr) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (open, watching) = tokio::sync::watch::channel(true);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let mut watching = watching.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n @ 1..) = from_client.read(&mut buf).await {
+                        if watching.wait_for(|open| *open).await.is_err()
+                            || to_server.write_all(&buf[..n]).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                    let _ = to_server.shutdown().await;
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                    let _ = to_client.shutdown().await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    (Gate { open }, addr)
+}
+
+/// A world whose certd reaches Pebble through a [`Gate`].
+pub async fn gated_world() -> (World, Gate) {
+    let (w, gate) = world_inner(true).await;
+    (w, gate.unwrap())
+}
+
+async fn world_inner(gated: bool) -> (World, Option<Gate>) {
     let zone = Arc::new(certd_dns::ZoneState::new(zone_config()).unwrap());
     let (udp, tcp) = loop {
         let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -49,15 +102,29 @@ pub async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let account_path = dir.keep().join("acme-account.json");
     let account = certd_acme::FileAccountStore::new(account_path.clone());
-    let handle = certd::acme::AcmeHandle::new(acme_config(&pebble), account);
+    let mut config = acme_config(&pebble);
+    let mut held = None;
+    if gated {
+        let listen = pebble
+            .directory_url()
+            .trim_start_matches("https://")
+            .trim_end_matches("/dir")
+            .parse()
+            .unwrap();
+        let (g, addr) = gate(listen).await;
+        config.directory = certd_acme::Directory::Url(format!("https://{addr}/dir"));
+        held = Some(g);
+    }
+    let handle = certd::acme::AcmeHandle::new(config, account);
     let certd = Certd::with(zone, Some(handle)).await;
-    World {
+    let world = World {
         acme_config: acme_config(&pebble),
         certd,
         pebble,
         account_path,
         _stop_dns: stop,
-    }
+    };
+    (world, held)
 }
 
 fn acme_config(pebble: &Pebble) -> certd_acme::AcmeConfig {
@@ -184,6 +251,74 @@ async fn a_signed_csr_comes_back_as_a_chain_from_pebble() {
         "order.valid",
     ] {
         assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+}
+
+/// The owner revokes the device while the CA works on its order: the certificate that
+/// comes back is revoked at the CA at once and the request gets 409 CD8008, not a chain.
+#[tokio::test]
+async fn a_certificate_for_a_device_revoked_during_its_order_is_revoked_at_once() {
+    let (w, gate) = gated_world().await;
+    let certd = &w.certd;
+    let (cookie, device, id) = enrolled(certd, "nina", "nina-box").await;
+    // A first certificate: the ACME account exists from here on, so the next request
+    // reaches the store before it waits for the CA.
+    let body = json!({"csr": csr_pem(&["nina-box.certs.test"])}).to_string();
+    let r = certd
+        .send(signed_post(&device, id, certd.now(), "n1", &body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let first = r.json["serial"].as_str().unwrap().to_owned();
+
+    gate.open.send_replace(false);
+    let body = json!({"csr": csr_pem(&["nina-box.certs.test"])}).to_string();
+    let ordering = certd.send(signed_post(&device, id, certd.now(), "n2", &body));
+    let revoking = async {
+        // certd stores the order before it asks the CA; the CA is held until the device
+        // is revoked.
+        while certd
+            .store
+            .list_unfinished_orders()
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let r = certd
+            .call(
+                "DELETE",
+                &format!("/api/v1/devices/{id}"),
+                Some(&cookie),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.json);
+        gate.open.send_replace(true);
+    };
+    let (r, ()) = tokio::join!(ordering, revoking);
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.json);
+    assert_eq!(code(&r), "CD8008", "{}", r.json);
+    assert!(r.json.get("chain_pem").is_none(), "{}", r.json);
+
+    // The certificate issued during the revocation exists at the CA, revoked; the one
+    // issued before stays valid (revoking a device stops its signing; certificates are
+    // revoked on their own).
+    let list = certd
+        .call("GET", "/api/v1/certificates", Some(&cookie), None)
+        .await;
+    let serials: Vec<&str> = list
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap())
+        .collect();
+    assert_eq!(serials.len(), 2, "{}", list.json);
+    for serial in serials {
+        let status = w.pebble.cert_status(serial);
+        let expected = if serial == first { "Valid" } else { "Revoked" };
+        assert_eq!(status["Status"], expected, "{serial}: {status}");
     }
 }
 
