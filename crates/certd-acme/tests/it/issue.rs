@@ -8,6 +8,15 @@ use certd_acme::{Acme, OrderStep};
 
 use crate::harness::{FQDN, Recorder, World, csr};
 
+/// The steps of an order that runs from creation to a certificate, in order.
+const EVERY_STEP: [&str; 5] = [
+    "created",
+    "challenge_published",
+    "ready",
+    "finalized",
+    "valid",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csr_in_verified_chain_out_and_txt_gone() {
     let world = World::start().await;
@@ -34,16 +43,7 @@ async fn csr_in_verified_chain_out_and_txt_gone() {
     assert_eq!(issued.order_url, recorder.order_url());
 
     // Every step, in order; the TXT value recorded was the one the CA validated.
-    assert_eq!(
-        recorder.names(),
-        [
-            "created",
-            "challenge_published",
-            "ready",
-            "finalized",
-            "valid"
-        ]
-    );
+    assert_eq!(recorder.names(), EVERY_STEP);
     assert!(
         matches!(recorder.last(), OrderStep::Valid { ref serial_hex, .. } if *serial_hex == info.serial_hex)
     );
@@ -119,16 +119,7 @@ async fn orders_get_through_a_ca_that_refuses_half_the_nonces() {
             .issue(&csr(&[FQDN]), FQDN, &*world.zone, &recorder)
             .await
             .unwrap();
-        assert_eq!(
-            recorder.names(),
-            [
-                "created",
-                "challenge_published",
-                "ready",
-                "finalized",
-                "valid"
-            ]
-        );
+        assert_eq!(recorder.names(), EVERY_STEP);
         last = Some(issued);
     }
     let issued = last.unwrap();
@@ -166,13 +157,7 @@ async fn authorizations_are_deactivated_after_issuance() {
             .unwrap();
         assert_eq!(
             recorder.names(),
-            [
-                "created",
-                "challenge_published",
-                "ready",
-                "finalized",
-                "valid"
-            ],
+            EVERY_STEP,
             "{round} order: an authorization was reused"
         );
     }
