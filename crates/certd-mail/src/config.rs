@@ -226,8 +226,9 @@ impl MailConfig {
     }
 }
 
-/// `localhost` or a loopback address: where clear-text SMTP never leaves the machine.
-fn is_loopback_host(host: &str) -> bool {
+/// `localhost` or a loopback address (IPv6 with or without brackets): where clear text
+/// never leaves the machine.
+pub fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .trim_start_matches('[')

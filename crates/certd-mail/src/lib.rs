@@ -11,6 +11,6 @@ mod config;
 mod error;
 mod mailer;
 
-pub use crate::config::{MailConfig, SmtpTls, Transport};
+pub use crate::config::{MailConfig, SmtpTls, Transport, is_loopback_host};
 pub use crate::error::MailError;
 pub use crate::mailer::{Mailer, Message};

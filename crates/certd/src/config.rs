@@ -171,10 +171,7 @@ fn url_is_loopback(url: &str) -> bool {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
     };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    certd_mail::is_loopback_host(host)
 }
 
 /// A TOML error as "line L, column C: message", without the quoted source line that

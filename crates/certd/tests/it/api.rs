@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::harness::{Certd, code};
+use crate::harness::{Certd, code, each};
 
 #[tokio::test]
 async fn sign_up_log_in_register_a_hostname_and_create_a_key() {
@@ -70,13 +70,7 @@ async fn sign_up_log_in_register_a_hostname_and_create_a_key() {
     let r = certd
         .call("GET", "/api/v1/audit", Some(&cookie), None)
         .await;
-    let actions: Vec<&str> = r
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = each(&r.json, "action");
     for a in [
         "account.create",
         "session.create",

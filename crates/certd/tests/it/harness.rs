@@ -209,6 +209,15 @@ pub fn code(r: &Reply) -> &str {
     r.json["error"]["code"].as_str().unwrap_or("")
 }
 
+/// The string `key` of every object in the JSON array `list` (audit actions, serials...).
+pub fn each<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|e| e[key].as_str().unwrap())
+        .collect()
+}
+
 // ---- aws-sso-certd as a process, and a small HTTP/1.1 client for it ----------------------
 
 /// `aws-sso-certd serve` as a process over SQLite in a temporary data directory, with its

@@ -13,7 +13,7 @@ use testkit::pebble::{Pebble, PebbleOptions};
 use tokio::sync::oneshot;
 use wire::signature::SignatureParams;
 
-use crate::harness::{Certd, code, zone_config};
+use crate::harness::{Certd, code, each, zone_config};
 
 pub struct World {
     pub certd: Certd,
@@ -235,13 +235,7 @@ async fn a_signed_csr_comes_back_as_a_chain_from_pebble() {
     let audit = certd
         .call("GET", "/api/v1/audit", Some(&cookie), None)
         .await;
-    let actions: Vec<&str> = audit
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = each(&audit.json, "action");
     for a in [
         "certificate.request",
         "certificate.revoke",
@@ -307,13 +301,7 @@ async fn a_certificate_for_a_device_revoked_during_its_order_is_revoked_at_once(
     let list = certd
         .call("GET", "/api/v1/certificates", Some(&cookie), None)
         .await;
-    let serials: Vec<&str> = list
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["serial"].as_str().unwrap())
-        .collect();
+    let serials = each(&list.json, "serial");
     assert_eq!(serials.len(), 2, "{}", list.json);
     for serial in serials {
         let status = w.pebble.cert_status(serial);

@@ -8,7 +8,7 @@ use pki::request_signing::DeviceKey;
 use serde_json::json;
 use wire::signature::SignatureParams;
 
-use crate::harness::{Certd, code};
+use crate::harness::{Certd, code, each};
 
 async fn enroll(certd: &Certd, key: &str, device: &DeviceKey) -> crate::harness::Reply {
     let pk = base64::engine::general_purpose::STANDARD.encode(device.public_key());
@@ -91,13 +91,7 @@ async fn an_enrolled_device_signs_requests_once_each() {
     let audit = certd
         .call("GET", "/api/v1/audit", Some(&cookie), None)
         .await;
-    let actions: Vec<&str> = audit
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = each(&audit.json, "action");
     assert!(
         actions.contains(&"device.enroll") && actions.contains(&"device.revoke"),
         "{actions:?}"
