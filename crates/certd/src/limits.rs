@@ -57,29 +57,6 @@ impl Limiter {
         Ok(())
     }
 
-    /// Refuses when `key` is at its limit, without counting (failures are counted with
-    /// [`Limiter::count`] once known).
-    pub fn check(&self, key: &str, now: OffsetDateTime) -> Result<(), ApiError> {
-        let counts = self
-            .counts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match counts.get(key) {
-            Some((start, n)) if now - *start < self.limit.window && *n >= self.limit.max => {
-                let left = (*start + self.limit.window - now).whole_seconds().max(1);
-                Err(ApiError::RateLimited {
-                    retry_after: u64::try_from(left).unwrap_or(1),
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts one event for `key` whether or not it is over the limit.
-    pub fn count(&self, key: &str, now: OffsetDateTime) {
-        let _ = self.hit(key, now);
-    }
-
     /// Gives back one event [`Limiter::hit`] counted for `key`: a slot taken up front for
     /// an attempt that turned out not to count (a login whose password was right).
     pub fn refund(&self, key: &str) {

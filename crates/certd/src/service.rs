@@ -611,19 +611,16 @@ async fn check_current_password(
     password: &SecretString,
 ) -> Result<Account, ApiError> {
     let acc = state.store().get_account(account).await?;
-    state
-        .0
-        .limits
-        .login_failures_per_account
-        .check(&acc.username.to_ascii_lowercase(), state.now())?;
+    // Counted with the account's login failures, and like a login the slot is taken before
+    // the password is checked (given back when it was right): concurrent guesses from a
+    // stolen session cannot all pass a check made before any of them was counted.
+    let failures = &state.0.limits.login_failures_per_account;
+    let key = acc.username.to_ascii_lowercase();
+    failures.hit(&key, state.now())?;
     if !secrets::verify_password(password, &acc.password_hash) {
-        state
-            .0
-            .limits
-            .login_failures_per_account
-            .count(&acc.username.to_ascii_lowercase(), state.now());
         return Err(ApiError::WrongPassword);
     }
+    failures.refund(&key);
     Ok(acc)
 }
 

@@ -286,3 +286,53 @@ async fn verification_mails_are_limited_per_hour() {
     assert!(r.status.is_success(), "{}", r.json);
     assert_eq!(mails(&certd).await, 4);
 }
+
+/// Someone holding a stolen session guesses the current password on the account page
+/// (the gate to changing the password or the email, or deleting the account). The guesses
+/// count with the account's login failures, and each takes its slot before the slow
+/// password check: even when they all arrive together, exactly the ceiling (50) is
+/// checked and every other one is refused without a check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_current_password_guesses_stop_at_the_account_ceiling() {
+    let certd = Arc::new(Certd::new().await);
+    let cookie = certd.user("gina1").await;
+    let (_, page) = body_of(&certd, {
+        let mut r = get("/account");
+        r.headers_mut().insert("cookie", cookie.parse().unwrap());
+        r
+    })
+    .await;
+    let csrf = csrf_in(&page);
+    let change = |current: &str, i: usize| {
+        form(
+            "/account/password",
+            &cookie,
+            &format!("csrf={csrf}&current_password={current}&new_password=another+long+phrase+{i}"),
+        )
+    };
+    let guesses: Vec<_> = (0..80)
+        .map(|i| {
+            let (certd, req) = (Arc::clone(&certd), change(&format!("guess+number+{i}"), i));
+            tokio::spawn(async move { body_of(&certd, req).await.0.as_u16() })
+        })
+        .collect();
+    let mut answers = std::collections::BTreeMap::new();
+    for guess in guesses {
+        *answers.entry(guess.await.unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(
+        answers,
+        std::collections::BTreeMap::from([(403, 50), (429, 30)]),
+        "403: wrong password (checked), 429: refused before the check"
+    );
+    // The right password waits for the window too; then it works.
+    let right = "a+long+and+unusual+phrase";
+    assert_eq!(
+        body_of(&certd, change(right, 100)).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    certd.advance(15 * 60 + 1);
+    let (status, page) = body_of(&certd, change(right, 101)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Password changed"), "{page}");
+}
