@@ -84,6 +84,13 @@ async fn body_of(certd: &Certd, req: Request<Body>) -> (StatusCode, String) {
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// The anti-forgery token of the form on the page at `path`, as `cookie`'s session sees it.
+async fn csrf_of(certd: &Certd, path: &str, cookie: &str) -> String {
+    let mut req = get(path);
+    req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    csrf_in(&body_of(certd, req).await.1)
+}
+
 fn csrf_in(page: &str) -> String {
     let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     page[at..].split('"').next().unwrap().to_owned()
@@ -94,20 +101,8 @@ async fn forms_need_the_token_of_their_own_session() {
     let certd = Certd::new().await;
     let alice = certd.user("alice").await;
     let bob = certd.user("bobby").await;
-    let (_, page) = body_of(&certd, {
-        let mut r = get("/dashboard");
-        r.headers_mut().insert("cookie", alice.parse().unwrap());
-        r
-    })
-    .await;
-    let alice_csrf = csrf_in(&page);
-    let (_, page) = body_of(&certd, {
-        let mut r = get("/dashboard");
-        r.headers_mut().insert("cookie", bob.parse().unwrap());
-        r
-    })
-    .await;
-    let bob_csrf = csrf_in(&page);
+    let alice_csrf = csrf_of(&certd, "/dashboard", &alice).await;
+    let bob_csrf = csrf_of(&certd, "/dashboard", &bob).await;
     assert_ne!(alice_csrf, bob_csrf);
     for (fields, what) in [
         ("name=one".to_owned(), "no token"),
@@ -296,13 +291,7 @@ async fn verification_mails_are_limited_per_hour() {
 async fn concurrent_current_password_guesses_stop_at_the_account_ceiling() {
     let certd = Arc::new(Certd::new().await);
     let cookie = certd.user("gina1").await;
-    let (_, page) = body_of(&certd, {
-        let mut r = get("/account");
-        r.headers_mut().insert("cookie", cookie.parse().unwrap());
-        r
-    })
-    .await;
-    let csrf = csrf_in(&page);
+    let csrf = csrf_of(&certd, "/account", &cookie).await;
     let change = |current: &str, i: usize| {
         form(
             "/account/password",
