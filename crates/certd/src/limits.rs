@@ -58,7 +58,8 @@ impl Limiter {
     }
 
     /// Gives back one event [`Limiter::hit`] counted for `key`: a slot taken up front for
-    /// an attempt that turned out not to count (a login whose password was right).
+    /// an attempt that turned out not to count (a login, or the account page's
+    /// current-password check, whose password was right).
     pub fn refund(&self, key: &str) {
         let mut counts = self
             .counts

@@ -2,6 +2,7 @@
 //! anti-forgery token, client addresses behind trusted proxies only, and login limits that
 //! slow a guesser without locking the owner out.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -305,13 +306,13 @@ async fn concurrent_current_password_guesses_stop_at_the_account_ceiling() {
             tokio::spawn(async move { body_of(&certd, req).await.0.as_u16() })
         })
         .collect();
-    let mut answers = std::collections::BTreeMap::new();
+    let mut answers = BTreeMap::new();
     for guess in guesses {
         *answers.entry(guess.await.unwrap()).or_insert(0) += 1;
     }
     assert_eq!(
         answers,
-        std::collections::BTreeMap::from([(403, 50), (429, 30)]),
+        BTreeMap::from([(403, 50), (429, 30)]),
         "403: wrong password (checked), 429: refused before the check"
     );
     // The right password waits for the window too; then it works.
